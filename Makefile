@@ -1,0 +1,35 @@
+# `make run`: set up what is missing, then run the DVC pipeline on params.yaml's city.
+# `make test`: set up what is missing, then run the whole test suite (slow tests included).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup llvm run test test-fast clean-data
+
+setup: llvm $(STAMP)
+
+llvm:
+	@bash scripts/ensure-llvm.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/dvc repro
+
+# pytest exits 5 when it collected no test: that must fail, not pass silently.
+test: setup
+	@$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+clean-data:
+	rm -rf data results

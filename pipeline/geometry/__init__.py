@@ -1,0 +1,1 @@
+"""Footprints, heights, local frame, extrusion into a ray-tracing scene, segments and sites."""

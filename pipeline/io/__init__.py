@@ -1,0 +1,1 @@
+"""Stable file formats: atomic writes, metrics and timings."""

@@ -1,0 +1,73 @@
+"""Locate a libLLVM that Dr.Jit can use and import Sionna RT safely.
+
+Dr.Jit (the JIT behind Mitsuba / Sionna RT) needs libLLVM >= 16 for its CPU backend:
+Debian's LLVM 14/15 abort with ``LLVM ERROR: Cannot select ... fminimum`` (DESIGN.md,
+"Facts checked on these machines"). The path must be in ``DRJIT_LIBLLVM_PATH`` before
+Dr.Jit is first imported, so :func:`configure_llvm` runs when :mod:`pipeline` is imported.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from pathlib import Path
+from types import ModuleType
+
+from pipeline.errors import StinError
+
+LLVM_MIN_MAJOR = 16  # DESIGN.md: libLLVM 14/15 abort inside Dr.Jit 1.5
+_LLVM_GLOBS = (
+    "/usr/lib/*/libLLVM-*.so*",
+    "/usr/lib/libLLVM-*.so*",
+    "/usr/lib/llvm-*/lib/libLLVM*.so*",
+    "/usr/local/lib/libLLVM*.so*",
+    "/opt/homebrew/opt/llvm/lib/libLLVM*.dylib",
+    "/usr/local/opt/llvm/lib/libLLVM*.dylib",
+)
+_VERSION_RE = re.compile(r"(?:libLLVM-|llvm-)(\d+)")
+
+
+def llvm_major_version(path: str | os.PathLike) -> int | None:
+    """Major version encoded in a libLLVM file or folder name, or None."""
+    matches = _VERSION_RE.findall(str(path))
+    return int(matches[-1]) if matches else None
+
+
+def find_libllvm(min_major: int = LLVM_MIN_MAJOR) -> Path | None:
+    """Newest libLLVM shared library with major version >= ``min_major``."""
+    candidates: list[tuple[int, Path]] = []
+    for pattern in _LLVM_GLOBS:
+        for name in glob.glob(pattern):
+            major = llvm_major_version(name)
+            if major is not None and major >= min_major and os.path.isfile(name):
+                candidates.append((major, Path(name)))
+    if not candidates:
+        return None
+    # highest version first; among equals the shortest (least suffixed) name
+    candidates.sort(key=lambda c: (-c[0], len(str(c[1]))))
+    return candidates[0][1]
+
+
+def configure_llvm() -> Path | None:
+    """Point ``DRJIT_LIBLLVM_PATH`` at a usable libLLVM unless the user already set it."""
+    preset = os.environ.get("DRJIT_LIBLLVM_PATH")
+    if preset and os.path.isfile(preset):
+        return Path(preset)
+    found = find_libllvm()
+    if found is not None:
+        os.environ["DRJIT_LIBLLVM_PATH"] = str(found)
+    return found
+
+
+def import_sionna_rt() -> ModuleType:
+    """Import ``sionna.rt`` after making sure Dr.Jit will find libLLVM >= 16."""
+    if configure_llvm() is None:
+        raise StinError(
+            f"no libLLVM >= {LLVM_MIN_MAJOR} found (Dr.Jit, used by Sionna RT, needs it)",
+            "install it with 'apt-get install libllvm19' (or run 'make setup'), "
+            "or set DRJIT_LIBLLVM_PATH to a libLLVM.so of version 16 or newer",
+        )
+    import sionna.rt as rt  # noqa: PLC0415  (deliberately late: needs the env var)
+
+    return rt
