@@ -121,6 +121,8 @@ def _read_overpass(map_cfg: MapConfig) -> gpd.GeoDataFrame:
 
     bbox = map_cfg.bbox
     place = map_cfg.source.get("place")
+    # osmnx caches responses keyed by the full query (so a changed bbox misses the cache)
+    ox.settings.cache_folder = str(Path("data") / ".osmnx-cache")
     try:
         if place:
             features = ox.features_from_place(place, tags=_osmnx_tags())

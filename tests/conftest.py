@@ -1,0 +1,55 @@
+"""Shared fixtures: a throw-away project folder and map files written on the fly."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder (params.yaml + maps/) in tmp, made the working directory."""
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    shutil.copytree(REPO / "maps", tmp_path / "maps")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write_map(project_dir: Path, city: str, **overrides) -> Path:
+    """Write maps/<city>.yaml based on the test fixture's bbox, with overrides."""
+    from osm_fixture import BBOX  # noqa: PLC0415
+
+    data = {
+        "bbox": dict(BBOX),
+        "source": {"type": "osm_online"},
+        "segment_size_deg": {"lat": 0.001, "lon": 0.0015},
+        "heights": {"level_height_m": 3.0, "default_height_m": 10.0, "by_type_m": {"garage": 3.0},
+                    "min_height_by_type_m": {"roof": 3.5}},
+    }
+    data.update(overrides)
+    path = project_dir / "maps" / f"{city}.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def set_city(project_dir: Path, city: str) -> None:
+    params = yaml.safe_load((project_dir / "params.yaml").read_text())
+    params["city"] = city
+    (project_dir / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+
+
+def outputs_under(project_dir: Path) -> list[str]:
+    """Every file the pipeline wrote (data/ and results/), for no-partial-output checks."""
+    found = []
+    for sub in ("data", "results"):
+        root = project_dir / sub
+        if root.exists():
+            found += [str(p.relative_to(project_dir)) for p in root.rglob("*")
+                      if p.is_file() and ".osmnx-cache" not in p.parts]
+    return sorted(found)
