@@ -118,13 +118,13 @@ def write_scene(out_dir: Path, volumes: gpd.GeoDataFrame, table: MaterialTable,
     meshes, chosen = build_meshes(volumes, table)
     meshes_dir = out_dir / "meshes"
     meshes_dir.mkdir(parents=True, exist_ok=True)
-    shapes = [(f"buildings-{m}", f"mat-{m}", mesh) for m, mesh in meshes.items()]
-    shapes.append(("ground", f"mat-{table.ground}", ground_mesh(ground_bounds, ground_margin_m)))
+    shapes = [(f"buildings-{m}", m, mesh) for m, mesh in meshes.items()]
+    shapes.append(("ground", table.ground, ground_mesh(ground_bounds, ground_margin_m)))
     used_materials = sorted({*meshes.keys(), table.ground})
 
     lines = ['<scene version="2.1.0">', "", "<!-- Materials: ITU-R P.2040 via Sionna RT -->"]
     for mat in used_materials:
-        lines += [f'    <bsdf type="itu-radio-material" id={quoteattr("mat-" + mat)}>',
+        lines += [f'    <bsdf type="itu-radio-material" id={quoteattr(mat)}>',
                   f'        <string name="type" value={quoteattr(mat)}/>',
                   f'        <float name="thickness" value="{table.thickness_m!r}"/>',
                   "    </bsdf>"]

@@ -1,0 +1,44 @@
+"""`stin new-city` writes a map file the pipeline accepts; bad input is one clear line."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.config import load_map
+
+runner = CliRunner()
+
+
+def test_new_city_online(project):
+    result = runner.invoke(app, ["new-city", "paris", "--bbox", "48.853,2.340,48.862,2.356"])
+    assert result.exit_code == 0, result.output
+    m = load_map("paris")
+    assert m.source_type == "osm_online"
+    assert m.bbox.as_tuple() == (48.853, 2.340, 48.862, 2.356)
+
+
+def test_new_city_with_osm_file_is_relative_to_maps(project, tmp_path):
+    osm = project / "downloads" / "town.osm.pbf"
+    osm.parent.mkdir()
+    osm.write_bytes(b"")
+    result = runner.invoke(app, ["new-city", "town", "--bbox", "60.1,24.9,60.2,25.0", "--osm-file", str(osm)])
+    assert result.exit_code == 0, result.output
+    m = load_map("town")
+    assert m.source["path"] == "../downloads/town.osm.pbf" and m.osm_file == osm.resolve()
+
+
+def test_new_city_refuses_to_overwrite(project):
+    result = runner.invoke(app, ["new-city", "helsinki", "--bbox", "60.1,24.9,60.2,25.0"])
+    assert result.exit_code == 2 and "already exists" in result.output and "--force" in result.output
+
+
+def test_new_city_bad_bbox_writes_nothing(project):
+    result = runner.invoke(app, ["new-city", "oops", "--bbox", "60.2,24.9,60.1,25.0"])
+    assert result.exit_code == 2 and "inverted" in result.output
+    assert not (project / "maps" / "oops.yaml").exists()
+
+
+def test_unknown_stage(project):
+    result = runner.invoke(app, ["stage", "teleport"])
+    assert result.exit_code == 2 and "unknown stage" in result.output
