@@ -41,6 +41,11 @@ def _number(d: dict, key: str, where: str, *, positive: bool = True,
     if key not in d:
         raise StinError(f"{where}: missing '{key}'", f"add '{key}: <number>'")
     value = d[key]
+    if isinstance(value, str):  # YAML 1.1 reads "3.5e9" (no sign in the exponent) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise StinError(f"{where}: '{key}' must be a number, got {value!r}",
                         f"set '{key}' to a number")

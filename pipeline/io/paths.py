@@ -51,6 +51,35 @@ class CityPaths:
     def segments_geojson(self) -> Path:
         return self.data_dir / "segments.geojson"
 
+    # radio stages
+    @property
+    def orbits_nc(self) -> Path:
+        return self.data_dir / "orbits.nc"
+
+    @property
+    def radiomaps_nc(self) -> Path:
+        return self.data_dir / "radiomaps.nc"
+
+    @property
+    def heatmaps_nc(self) -> Path:
+        return self.data_dir / "heatmaps.nc"
+
+    @property
+    def geotiff_dir(self) -> Path:
+        return self.data_dir / "geotiff"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.results_dir / "figures"
+
+    @property
+    def fidelity_json(self) -> Path:
+        return self.results_dir / "fidelity.json"
+
+    @property
+    def radiomaps_metrics(self) -> Path:
+        return self.results_dir / "radiomaps.json"
+
     # metrics
     @property
     def scene_metrics(self) -> Path:

@@ -1,0 +1,1 @@
+"""Radio: antenna patterns, far-field satellite tracing, link budget and CINR."""

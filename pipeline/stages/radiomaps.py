@@ -1,0 +1,143 @@
+"""DVC stage ``radiomaps``: ray-traced path gains of every BS sector and serving satellite.
+
+Writes ``data/<city>/radiomaps.nc``: ``path_gain_bs`` (bs, y, x) with the BS antenna
+pattern applied by the ray tracer, ``path_gain_sat`` (time, rank, y, x) for the serving
+satellites at their true slant ranges (isotropic antennas: the satellite and UE gains are
+applied by the ``heatmaps`` stage), the ``outdoor`` mask and the grid in the local frame
+and in lon/lat. Powers, bandwidth and noise are not used here, so changing them never
+triggers ray tracing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+import xarray as xr
+
+from pipeline.config import load_map, number, section
+from pipeline.errors import StinError
+from pipeline.geometry.footprints import bbox_local_box
+from pipeline.geometry.frame import LocalFrame
+from pipeline.io.atomic import read_json, write_json
+from pipeline.io.netcdf import read_netcdf, write_netcdf
+from pipeline.io.paths import CityPaths
+from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene, trace_bs_maps, trace_satellite_maps
+from pipeline.stages._common import run_stage
+
+
+def outdoor_mask(grid: MapGrid, footprints: gpd.GeoSeries) -> np.ndarray:
+    """True where the cell centre is outside every building footprint."""
+    union = shapely.union_all(footprints.to_numpy())
+    xx, yy = np.meshgrid(grid.x_m, grid.y_m)
+    return ~shapely.contains_xy(union, xx, yy)
+
+
+def build(params: dict[str, Any], paths: CityPaths) -> None:
+    city = params["city"]
+    map_cfg = load_map(city)
+    radio = section(params, "radio")
+    rtp = section(params, "raytracing")
+    where = "params.yaml raytracing"
+    freq_hz = number(radio, "freq_hz", "params.yaml radio")
+    rx_height_m = number(radio, "rx_height_m", "params.yaml radio")
+    cell = number(rtp, "cell_size_m", where)
+    max_depth = int(number(rtp, "max_depth", where, positive=False, minimum=0))
+    seed = int(number(rtp, "seed", where, positive=False, minimum=0))
+    bs = BsConfig.from_params(section(params, "bs"))
+    area = read_json(paths.area_json)
+    if area is None or not paths.sites_geojson.is_file() or not paths.orbits_nc.is_file():
+        raise StinError(f"inputs of '{city}' missing in {paths.data_dir}", "run the earlier stages first ('dvc repro')")
+    frame = LocalFrame.from_dict(area["frame"])
+    grid = MapGrid.covering(bbox_local_box(map_cfg.bbox, frame).bounds, cell, rx_height_m)
+    if grid.shape[0] * grid.shape[1] > 4_000_000:
+        raise StinError(f"raytracing.cell_size_m = {cell} gives {grid.shape[0] * grid.shape[1]} cells",
+                        "use larger cells (the map would not fit in memory)")
+    sites = gpd.read_file(paths.sites_geojson)
+    orbits = read_netcdf(paths.orbits_nc)
+    serving = orbits["serving_sat"].to_numpy()
+    if (serving < 0).all():
+        raise StinError("no serving satellite in any slot", "rerun the orbits stage with a lower min_elevation_deg")
+
+    scene = load_rt_scene(paths.scene_xml, freq_hz)
+    t0 = time.perf_counter()
+    site_rows = [(r.site_id, float(r.x_m), float(r.y_m), float(r.z_m)) for r in sites.itertuples()]
+    g_bs, bs_names = trace_bs_maps(scene, site_rows, bs, grid, samples_per_tx=int(number(rtp, "bs_samples_per_tx", where)),
+                                   max_depth=max_depth, diffraction=bool(rtp["diffraction"]), seed=seed)
+    t_bs = time.perf_counter() - t0
+
+    n_time, n_rank = serving.shape
+    g_sat = np.zeros((n_time, n_rank, *grid.shape))
+    elev = np.full((n_time, n_rank), np.nan)
+    azim = np.full((n_time, n_rank), np.nan)
+    rng = np.full((n_time, n_rank), np.nan)
+    dirs = np.zeros((n_time, n_rank, 3))
+    # trace each distinct (satellite, slot) once; a satellite moves between slots, so no reuse
+    todo = [(t, r) for t in range(n_time) for r in range(n_rank) if serving[t, r] >= 0]
+    for t, r in todo:
+        s = serving[t, r]
+        elev[t, r] = orbits["elevation_deg"].values[t, s]
+        azim[t, r] = orbits["azimuth_deg"].values[t, s]
+        rng[t, r] = orbits["slant_range_m"].values[t, s]
+        dirs[t, r] = orbits["direction_enu"].values[t, s]
+    t1 = time.perf_counter()
+    traced = trace_satellite_maps(scene, np.array([dirs[t, r] for t, r in todo]), np.array([rng[t, r] for t, r in todo]),
+                                  grid, samples=int(number(rtp, "sat_samples", where)), max_depth=max_depth,
+                                  diffraction=bool(rtp["diffraction"]), seed=seed,
+                                  proxy_distance_m=number(rtp, "proxy_distance_m", where),
+                                  launch_margin_m=number(rtp, "launch_margin_m", where, positive=False, minimum=0))
+    for (t, r), g in zip(todo, traced):
+        g_sat[t, r] = g
+    t_sat = time.perf_counter() - t1
+
+    buildings = gpd.read_file(paths.buildings_local)
+    outdoor = outdoor_mask(grid, buildings.geometry)
+    xx, yy = np.meshgrid(grid.x_m, grid.y_m)
+    lon, lat = frame.to_wgs84(xx, yy)
+    site_of = [n.rsplit("-s", 1)[0] for n in bs_names]
+    site_idx = {sid: i for i, sid in enumerate(sites.site_id)}
+    ds = xr.Dataset(
+        {
+            "path_gain_bs": (("bs", "y", "x"), g_bs.astype(np.float32)),
+            "path_gain_sat": (("time", "rank", "y", "x"), g_sat.astype(np.float32)),
+            "serving_sat": (("time", "rank"), serving.astype(np.int32)),
+            "sat_elevation_deg": (("time", "rank"), elev),
+            "sat_azimuth_deg": (("time", "rank"), azim),
+            "sat_slant_range_m": (("time", "rank"), rng),
+            "sat_direction_enu": (("time", "rank", "enu"), dirs),
+            "outdoor": (("y", "x"), outdoor.astype(np.uint8)),
+            "bs_x_m": (("bs",), np.array([sites.x_m[site_idx[s]] for s in site_of])),
+            "bs_y_m": (("bs",), np.array([sites.y_m[site_idx[s]] for s in site_of])),
+            "bs_z_m": (("bs",), np.array([sites.z_m[site_idx[s]] for s in site_of])),
+            "bs_bearing_deg": (("bs",), np.array([bs.sector_bearings_deg[int(n.rsplit("-s", 1)[1])] for n in bs_names])),
+        },
+        coords={"x": grid.x_m, "y": grid.y_m, "time": orbits["time"].values, "rank": orbits["rank"].values,
+                "bs": np.array(bs_names), "bs_site": (("bs",), np.array(site_of)), "enu": ["east", "north", "up"],
+                "lon": (("y", "x"), lon), "lat": (("y", "x"), lat)},
+        attrs={"city": city, "freq_hz": freq_hz, "rx_height_m": rx_height_m, "cell_size_m": cell,
+               "crs_proj4": frame.proj4, "frame_lat0_deg": frame.lat0_deg, "frame_lon0_deg": frame.lon0_deg,
+               "max_depth": max_depth, "diffraction": int(bool(rtp["diffraction"])), "seed": seed,
+               "bs_pattern": bs.pattern, "raytracer_seconds": t_bs + t_sat,
+               "note": "path gains are linear; BS antenna included; satellite and UE antennas are not"},
+    )
+    ds["x"].attrs.update(units="m", long_name="east in the local frame (crs_proj4)")
+    ds["y"].attrs.update(units="m", long_name="north in the local frame (crs_proj4)")
+    write_netcdf(ds, paths.radiomaps_nc)
+    write_json(paths.radiomaps_metrics, {"raytracer_bs_s": round(t_bs, 3), "raytracer_sat_s": round(t_sat, 3),
+                                         "n_bs_sectors": len(bs_names), "n_sat_maps": len(todo),
+                                         "grid_cells": int(grid.shape[0] * grid.shape[1])})
+    print(f"[radiomaps] {city}: {len(bs_names)} BS sectors in {t_bs:.1f} s, {len(todo)} satellite maps in "
+          f"{t_sat:.1f} s on a {grid.shape[1]} x {grid.shape[0]} grid of {cell:g} m cells "
+          f"({outdoor.mean():.0%} outdoor)")
+
+
+def main() -> int:
+    return run_stage("radiomaps", build)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
