@@ -26,7 +26,7 @@ class LocalFrame:
 
     @property
     def proj4(self) -> str:
-        return (f"+proj=tmerc +lat_0={self.lat0_deg!r} +lon_0={self.lon0_deg!r} +k=1 "
+        return (f"+proj=tmerc +lat_0={float(self.lat0_deg)!r} +lon_0={float(self.lon0_deg)!r} +k=1 "
                 "+x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs")
 
     @property

@@ -1,0 +1,57 @@
+"""Figures people would rather look at than read (matplotlib, written atomically)."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from pipeline.io.atomic import atomic_path  # noqa: E402
+
+
+def plot_cinr_maps(path: str | os.PathLike, heatmaps: xr.Dataset, radiomaps: xr.Dataset,
+                   buildings: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, slot: int = 0) -> None:
+    """Seed 003 Fig. 2 style: BS-UE and LEO-UE CINR with buildings, sites, satellite direction."""
+    x, y = heatmaps.x.values, heatmaps.y.values
+    h = float(x[1] - x[0]) / 2 if len(x) > 1 else 0.5
+    extent = (x[0] - h, x[-1] + h, y[0] - h, y[-1] + h)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 7), constrained_layout=True)
+    layers = [("cinr_bs_db", "BS-UE CINR"), ("cinr_leo_db", "LEO-UE CINR")]
+    for ax, (var, title) in zip(axes, layers):
+        data = heatmaps[var].isel(time=slot).values
+        finite = data[np.isfinite(data)]
+        vmin, vmax = (np.percentile(finite, [2, 98]) if finite.size else (-10, 30))
+        im = ax.imshow(data, origin="lower", extent=extent, cmap="viridis", vmin=vmin, vmax=vmax)
+        buildings.plot(ax=ax, color="0.55", edgecolor="0.3", linewidth=0.2)
+        ax.scatter(sites.x_m, sites.y_m, marker="^", s=60, c="red", edgecolors="white", label="BS sites", zorder=5)
+        for r in range(radiomaps.sizes["rank"]):
+            if int(radiomaps.serving_sat.values[slot, r]) < 0:
+                continue
+            az = math.radians(float(radiomaps.sat_azimuth_deg.values[slot, r]))
+            el = float(radiomaps.sat_elevation_deg.values[slot, r])
+            span = 0.35 * min(extent[1] - extent[0], extent[3] - extent[2])
+            cx, cy = (extent[0] + extent[1]) / 2, (extent[2] + extent[3]) / 2
+            ax.annotate("", xy=(cx + span * math.sin(az), cy + span * math.cos(az)), xytext=(cx, cy),
+                        arrowprops=dict(arrowstyle="->", color="orange" if r == 0 else "gold", lw=2.5))
+            ax.text(cx + span * 1.05 * math.sin(az), cy + span * 1.05 * math.cos(az),
+                    f"sat {radiomaps.serving_sat.values[slot, r]} ({el:.0f} deg)", color="black",
+                    fontsize=8, ha="center", bbox=dict(facecolor="white", alpha=0.7, lw=0))
+        ax.set_title(f"{title}, slot {slot} ({str(heatmaps.time.values[slot])[:19]})")
+        ax.set_xlabel("east [m]")
+        ax.set_ylabel("north [m]")
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+        ax.set_aspect("equal")
+        fig.colorbar(im, ax=ax, shrink=0.8, label="CINR [dB]")
+    axes[0].legend(loc="lower left", fontsize=8)
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)

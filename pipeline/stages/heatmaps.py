@@ -1,0 +1,71 @@
+"""DVC stage ``heatmaps``: CINR of both networks per slot from the stored path gains.
+
+No ray is traced here: changing powers, bandwidth, noise or UE antennas reruns only this
+stage (seconds). Writes ``data/<city>/heatmaps.nc``, a GeoTIFF per CINR layer (one band
+per slot) and ``results/<city>/figures/cinr_heatmaps.png`` (seed 003 Fig. 2).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+
+from pipeline.errors import StinError
+from pipeline.geometry.frame import LocalFrame
+from pipeline.io.atomic import write_json
+from pipeline.io.figures import plot_cinr_maps
+from pipeline.io.netcdf import read_netcdf, write_netcdf
+from pipeline.io.paths import CityPaths
+from pipeline.io.rasters import write_geotiff
+from pipeline.radio.cinr import LinkParams, compute_cinr
+from pipeline.config import section
+from pipeline.stages._common import run_stage
+
+
+def beam_target_xyz(target: Any, radiomaps, frame: LocalFrame) -> np.ndarray:  # noqa: ANN001
+    if target in (None, "center"):
+        return np.array([float(radiomaps.x.mean()), float(radiomaps.y.mean()), 0.0])
+    try:
+        lat, lon = (float(v) for v in target)
+    except (TypeError, ValueError):
+        raise StinError(f"params.yaml link.sat_beam_target {target!r} is not 'center' or [lat, lon]",
+                        "set it to center or to [lat, lon] in degrees") from None
+    x, y = frame.to_local(lon, lat)
+    return np.array([float(x), float(y), 0.0])
+
+
+def build(params: dict[str, Any], paths: CityPaths) -> None:
+    if not paths.radiomaps_nc.is_file():
+        raise StinError(f"{paths.radiomaps_nc} not found", "run the radiomaps stage first ('dvc repro')")
+    radiomaps = read_netcdf(paths.radiomaps_nc)
+    link = LinkParams.from_params(section(params, "link"))
+    frame = LocalFrame(radiomaps.attrs["frame_lat0_deg"], radiomaps.attrs["frame_lon0_deg"])
+    heat = compute_cinr(radiomaps, link, beam_target_xyz(link.sat_beam_target, radiomaps, frame))
+    heat["spatial_ref"] = ((), 0, {"crs_wkt": frame.crs.to_wkt(), "spatial_ref": frame.proj4})
+    write_netcdf(heat, paths.heatmaps_nc)
+    times = [str(t)[:19] for t in heat.time.values]
+    for var in ("cinr_bs_db", "cinr_leo_db"):
+        write_geotiff(paths.geotiff_dir / f"{var}.tif", heat[var].values, heat.x.values, heat.y.values,
+                      frame.proj4, band_names=times)
+    buildings = gpd.read_file(paths.buildings_local)
+    sites = gpd.read_file(paths.sites_geojson)
+    plot_cinr_maps(paths.figures_dir / "cinr_heatmaps.png", heat, radiomaps, buildings, sites)
+    outdoor = heat.outdoor.values.astype(bool)
+    summary = {v: {"median_db": round(float(np.median(heat[v].values[:, outdoor])), 2),
+                   "p10_db": round(float(np.percentile(heat[v].values[:, outdoor], 10)), 2),
+                   "p90_db": round(float(np.percentile(heat[v].values[:, outdoor], 90)), 2)}
+               for v in ("cinr_bs_db", "cinr_leo_db")}
+    write_json(paths.results_dir / "heatmaps.json", {**summary, "noise_dbm": round(heat.attrs["noise_dbm"], 2)})
+    print(f"[heatmaps] BS-UE CINR median {summary['cinr_bs_db']['median_db']} dB, LEO-UE CINR median "
+          f"{summary['cinr_leo_db']['median_db']} dB over outdoor cells; noise {heat.attrs['noise_dbm']:.1f} dBm")
+
+
+def main() -> int:
+    return run_stage("heatmaps", build)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
