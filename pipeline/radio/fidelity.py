@@ -1,0 +1,149 @@
+"""Fidelity checks of the ray tracing against references nobody here wrote.
+
+(a) Free space and two-ray: an empty scene must reproduce Friis, a ground-only scene the
+    (incoherent, as Sionna's radio maps sum path powers) two-ray model with the Fresnel
+    coefficient of ITU-R P.2040 medium-dry ground.
+(b) Satellite line of sight: far-field radio-map cells in line of sight must match free
+    space at the true slant range.
+(c) Line-of-sight probability vs elevation over the street-level grid, by tracing the
+    satellite direction, next to the TR 38.811 Table 6.6.1-1 values.
+(d) Ray efficiency of the far-field launch vs an ordinary transmitter at the same place.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+
+from pipeline.radio.link import free_space_path_gain, lin_to_db
+from pipeline.radio.tracing import MapGrid, _clear_transmitters, _solve, trace_satellite_maps
+from pipeline.runtime import import_sionna_rt
+
+EPS0_F_M = 8.8541878128e-12  # vacuum permittivity (CODATA 2018)
+
+# TR 38.811 Table 6.6.1-1 LoS probability (standards.md 2.3)
+TR38811_LOS_PROBABILITY = {
+    "dense_urban": {10: 0.282, 20: 0.331, 30: 0.398, 40: 0.468, 50: 0.537, 60: 0.612, 70: 0.738, 80: 0.820, 90: 0.981},
+    "urban": {10: 0.246, 20: 0.386, 30: 0.493, 40: 0.613, 50: 0.726, 60: 0.805, 70: 0.919, 80: 0.968, 90: 0.992},
+}
+
+# ITU-R P.2040 Table 3 medium dry ground: eps' = a f^b, sigma = c f^d (f in GHz), 1-10 GHz
+P2040_MEDIUM_DRY_GROUND = (15.0, -0.1, 0.035, 1.63)
+
+
+def p2040_permittivity(freq_hz: float, abcd: tuple[float, float, float, float] = P2040_MEDIUM_DRY_GROUND) -> complex:
+    """Complex relative permittivity eps' - j sigma / (eps0 omega)."""
+    a, b, c, d = abcd
+    f_ghz = freq_hz / 1e9
+    eps_r, sigma = a * f_ghz**b, c * f_ghz**d
+    return complex(eps_r, -sigma / (EPS0_F_M * 2 * math.pi * freq_hz))
+
+
+def fresnel_vertical(grazing_rad: np.ndarray, eps: complex) -> np.ndarray:
+    """Fresnel reflection coefficient for vertical (TM) polarisation at grazing angle psi:
+    (eps sin psi - sqrt(eps - cos^2 psi)) / (eps sin psi + sqrt(eps - cos^2 psi))."""
+    s, c2 = np.sin(grazing_rad), np.cos(grazing_rad) ** 2
+    root = np.sqrt(eps - c2)
+    return (eps * s - root) / (eps * s + root)
+
+
+def two_ray_incoherent_gain(rho_m: np.ndarray, h_tx_m: float, h_rx_m: float, freq_hz: float, eps: complex) -> np.ndarray:
+    """(lambda / 4 pi)^2 (1/d1^2 + |Gamma_V|^2 / d2^2): direct plus ground-reflected power."""
+    d1 = np.hypot(rho_m, h_tx_m - h_rx_m)
+    d2 = np.hypot(rho_m, h_tx_m + h_rx_m)
+    gamma = fresnel_vertical(np.arctan2(h_tx_m + h_rx_m, rho_m), eps)
+    return free_space_path_gain(d1, freq_hz) + np.abs(gamma) ** 2 * free_space_path_gain(d2, freq_hz)
+
+
+def _ground_scene(freq_hz: float, half_size_m: float, material: str):  # noqa: ANN202
+    from pipeline.geometry.scene import MaterialTable, write_scene  # noqa: PLC0415
+
+    rt = import_sionna_rt()
+    tmp = Path(tempfile.mkdtemp(prefix="stin-ground-"))
+    empty = gpd.GeoDataFrame({"facade_material": [], "building_material": [], "building": [],
+                              "min_height_m": [], "height_m": []}, geometry=[])
+    table = MaterialTable(default="concrete", by_building_material={}, by_building_type={}, ground=material,
+                          thickness_m=0.2)
+    write_scene(tmp, empty, table, (-half_size_m, -half_size_m, half_size_m, half_size_m), 0.0, {})
+    scene = rt.load_scene(str(tmp / "scene.xml"))
+    scene.frequency = freq_hz
+    return scene
+
+
+def free_space_checks(freq_hz: float, tx_height_m: float, rx_height_m: float, *, half_size_m: float = 300.0,
+                      cell_m: float = 5.0, samples: int = 20_000_000, seed: int = 42,
+                      min_range_m: float = 30.0) -> dict[str, Any]:
+    """(a): Friis in an empty scene, incoherent two-ray over medium-dry ground; errors in dB."""
+    rt = import_sionna_rt()
+    import mitsuba as mi  # noqa: PLC0415
+
+    grid = MapGrid.covering((-half_size_m, -half_size_m, half_size_m, half_size_m), cell_m, rx_height_m)
+    centers = grid.centers
+    rho = np.hypot(centers[..., 0], centers[..., 1])
+    ring = rho >= min_range_m
+    out: dict[str, Any] = {}
+    for name, scene in (("friis", rt.load_scene()), ("two_ray", _ground_scene(freq_hz, half_size_m + 50, "medium_dry_ground"))):
+        scene.frequency = freq_hz
+        scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
+        scene.rx_array = scene.tx_array
+        scene.add(rt.Transmitter("tx", position=mi.Point3f(0.0, 0.0, tx_height_m)))
+        gain = _solve(rt.RadioMapSolver(), scene, grid, samples, max_depth=0 if name == "friis" else 1,
+                      diffraction=False, seed=seed)[0]
+        if name == "friis":
+            ref = free_space_path_gain(np.linalg.norm(centers - [0, 0, tx_height_m], axis=-1), freq_hz)
+        else:
+            ref = two_ray_incoherent_gain(rho, tx_height_m, rx_height_m, freq_hz, p2040_permittivity(freq_hz))
+        err = lin_to_db(gain[ring]) - lin_to_db(ref[ring])
+        out[name] = {"median_abs_error_db": float(np.median(np.abs(err))), "mean_error_db": float(np.mean(err)),
+                     "p90_abs_error_db": float(np.percentile(np.abs(err), 90)), "cells": int(ring.sum())}
+        _clear_transmitters(scene)
+    return out
+
+
+def satellite_los_check(scene, grid: MapGrid, outdoor: np.ndarray, elevation_deg: float, azimuth_deg: float,
+                        slant_range_m: float, *, samples: int, proxy_distance_m: float, launch_margin_m: float,
+                        seed: int) -> dict[str, Any]:
+    """(b): far-field LoS-only map vs free space at the true per-cell slant range."""
+    direction = direction_enu(elevation_deg, azimuth_deg)
+    gain = trace_satellite_maps(scene, direction[None], np.array([slant_range_m]), grid, samples=samples, max_depth=0,
+                                diffraction=False, seed=seed, proxy_distance_m=proxy_distance_m,
+                                launch_margin_m=launch_margin_m, desc="fidelity: satellite LoS")[0]
+    los = los_mask(scene, grid.centers, direction) & outdoor & (gain > 0)
+    center = np.array([np.mean(grid.x_m), np.mean(grid.y_m), 0.0])
+    sat = center + slant_range_m * direction
+    ref = free_space_path_gain(np.linalg.norm(grid.centers - sat, axis=-1), float(scene.frequency[0]) if hasattr(scene.frequency, "__getitem__") else float(scene.frequency))
+    err = lin_to_db(gain[los]) - lin_to_db(ref[los])
+    return {"median_abs_error_db": float(np.median(np.abs(err))), "mean_error_db": float(np.mean(err)),
+            "p90_abs_error_db": float(np.percentile(np.abs(err), 90)), "los_cells": int(los.sum()),
+            "elevation_deg": elevation_deg, "azimuth_deg": azimuth_deg, "slant_range_m": slant_range_m}
+
+
+def direction_enu(elevation_deg: float, azimuth_deg: float) -> np.ndarray:
+    """Unit vector toward (elevation, azimuth from north clockwise)."""
+    el, az = math.radians(elevation_deg), math.radians(azimuth_deg)
+    return np.array([math.cos(el) * math.sin(az), math.cos(el) * math.cos(az), math.sin(el)])
+
+
+def los_mask(scene, points: np.ndarray, direction: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """True where a ray from each point toward ``direction`` escapes the scene unblocked."""
+    import mitsuba as mi  # noqa: PLC0415
+
+    pts = np.asarray(points, np.float32).reshape(-1, 3)
+    d = np.broadcast_to(np.asarray(direction, np.float32), pts.shape)
+    ray = mi.Ray3f(o=mi.Point3f(pts[:, 0], pts[:, 1], pts[:, 2]), d=mi.Vector3f(d[:, 0], d[:, 1], d[:, 2]))
+    blocked = np.asarray(scene.mi_scene.ray_test(ray).numpy(), bool)
+    return ~blocked.reshape(np.shape(points)[:-1])
+
+
+def los_probability(scene, points: np.ndarray, elevations_deg: list[float], n_azimuths: int) -> dict[float, float]:
+    """(c): share of (point, azimuth) pairs with an unblocked ray at each elevation."""
+    result = {}
+    for el in elevations_deg:
+        hits = [los_mask(scene, points, direction_enu(el, 360.0 * k / n_azimuths)).mean() for k in range(n_azimuths)]
+        result[float(el)] = float(np.mean(hits))
+    return result
