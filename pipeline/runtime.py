@@ -16,6 +16,9 @@ from types import ModuleType
 
 from pipeline.errors import StinError
 
+# Mitsuba variant to run Sionna RT on (e.g. llvm_ad_mono_polarized on the CPU,
+# cuda_ad_mono_polarized on a GPU); unset: Sionna's own choice (CUDA if present)
+RT_VARIANT_ENV = "STIN_RT_VARIANT"
 LLVM_MIN_MAJOR = 16  # DESIGN.md: libLLVM 14/15 abort inside Dr.Jit 1.5
 _LLVM_GLOBS = (
     "/usr/lib/*/libLLVM-*.so*",
@@ -68,6 +71,15 @@ def import_sionna_rt() -> ModuleType:
             "install it with 'apt-get install libllvm19' (or run 'make setup'), "
             "or set DRJIT_LIBLLVM_PATH to a libLLVM.so of version 16 or newer",
         )
+    variant = os.environ.get(RT_VARIANT_ENV)
+    if variant:
+        import mitsuba as mi  # noqa: PLC0415
+
+        if mi.variant() is None:
+            if variant not in mi.variants():
+                raise StinError(f"{RT_VARIANT_ENV}={variant} is not a Mitsuba variant",
+                                f"use one of {', '.join(v for v in mi.variants() if 'mono_polarized' in v)}")
+            mi.set_variant(variant)
     import sionna.rt as rt  # noqa: PLC0415  (deliberately late: needs the env var)
 
     return rt

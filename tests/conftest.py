@@ -53,3 +53,17 @@ def outputs_under(project_dir: Path) -> list[str]:
             found += [str(p.relative_to(project_dir)) for p in root.rglob("*")
                       if p.is_file() and ".osmnx-cache" not in p.parts]
     return sorted(found)
+
+
+# ---- CPU or GPU: one switch, as Sionna RT's own test suite does -----------------------
+def pytest_addoption(parser):
+    parser.addoption("--gpu", action="store_true", default=False,
+                     help="run ray-tracing tests on the CUDA variant (default: the CPU/LLVM variant)")
+
+
+def pytest_configure(config):
+    import os
+
+    from pipeline.runtime import RT_VARIANT_ENV
+
+    os.environ[RT_VARIANT_ENV] = "cuda_ad_mono_polarized" if config.getoption("--gpu") else "llvm_ad_mono_polarized"

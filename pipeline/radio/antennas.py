@@ -206,7 +206,8 @@ def _register() -> None:
         def v_pattern(theta, phi):  # noqa: ANN001, ANN202
             # off-boresight angle from +x: cos = sin(theta) cos(phi)
             cos_off = dr.sin(theta) * dr.cos(phi)
-            sin_off = dr.sqrt(dr.maximum(1.0 - cos_off * cos_off, 0.0))
+            # sin from the transverse components (no cancellation near boresight in float32)
+            sin_off = dr.sqrt(dr.square(dr.sin(theta) * dr.sin(phi)) + dr.square(dr.cos(theta)))
             x = ka * sin_off
             rel = dr.select(x < 1e-6, 1.0, 4.0 * dr.square(_j1_drjit(x) / dr.maximum(x, 1e-6)))
             rel = dr.select(cos_off <= 0.0, floor_lin, dr.maximum(rel, floor_lin))
