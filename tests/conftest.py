@@ -67,3 +67,21 @@ def pytest_configure(config):
     from pipeline.runtime import RT_VARIANT_ENV
 
     os.environ[RT_VARIANT_ENV] = "cuda_ad_mono_polarized" if config.getoption("--gpu") else "llvm_ad_mono_polarized"
+
+
+@pytest.fixture(scope="session")
+def helsinki(tmp_path_factory):
+    """buildings + scene of the embedded default, run once per test session."""
+    from pipeline.io.paths import CityPaths
+    from pipeline.stages import buildings as buildings_stage
+    from pipeline.stages import scene as scene_stage
+    from pipeline.stages._common import run_stage
+
+    root = tmp_path_factory.mktemp("helsinki")
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    shutil.copytree(REPO / "maps", root / "maps")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        assert run_stage("buildings", buildings_stage.build) == 0
+        assert run_stage("scene", scene_stage.build) == 0
+    return CityPaths("helsinki", root)

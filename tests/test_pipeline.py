@@ -40,18 +40,39 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     for name in ("buildings.geojson", "buildings_local.gpkg", "sites.geojson", "segments.geojson",
                  "scene/scene.xml"):
         assert (data / name).is_file(), name
-    metrics = json.loads((repo_copy / "results" / "helsinki" / "scene.json").read_text())
+    results = repo_copy / "results" / "helsinki"
+    metrics = json.loads((results / "scene.json").read_text())
     assert metrics["n_buildings"] >= 450
+
+    # radio core outputs and their contract
+    import numpy as np
+    import xarray as xr
+
+    with xr.open_dataset(data / "heatmaps.nc") as heat:
+        assert heat.cinr_bs_db.dims == ("time", "y", "x") and heat.cinr_leo_db.dims == ("time", "y", "x")
+        assert heat.outdoor.dims == ("y", "x")
+        outdoor = heat.outdoor.values.astype(bool)
+        assert outdoor.mean() > 0.5
+        for v in ("cinr_bs_db", "cinr_leo_db"):
+            assert np.isfinite(heat[v].values[:, outdoor]).all()  # never NaN where a UE can stand
+    for name in ("cinr_bs_db.tif", "cinr_leo_db.tif"):
+        assert (data / "geotiff" / name).is_file()
+    assert (results / "figures" / "cinr_heatmaps.png").is_file()
+    fidelity = json.loads((results / "fidelity.json").read_text())
+    assert fidelity["friis_error_db_median"] <= 0.5 and fidelity["sat_los_error_db_median"] <= 0.5
+    assert fidelity["sat_ray_efficiency"] >= 0.9 > 1000 * fidelity["naive_sat_ray_efficiency"]
+    assert set(fidelity["los_probability"]["30"]) == {"raytraced", "tr38811_dense_urban", "tr38811_urban"}
 
     # nothing changed: nothing runs (its time is measured by scripts/bench_pipeline.py)
     second = _dvc(repo_copy, "repro")
     assert second.returncode == 0
     assert "Running stage" not in second.stdout and "up to date" in second.stdout
 
-    # a scene parameter reruns the scene stage only
+    # a transmit power reruns the CINR stage only: no ray is traced again
     params = yaml.safe_load((repo_copy / "params.yaml").read_text())
-    params["scene"]["mast_height_m"] = 8.0
+    params["link"]["bs_tx_power_dbm"] = 40.0
     (repo_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     third = _dvc(repo_copy, "repro")
     assert third.returncode == 0, third.stderr[-2000:]
-    assert "Running stage 'scene'" in third.stdout and "Running stage 'buildings'" not in third.stdout
+    ran = {line.split("'")[1] for line in third.stdout.splitlines() if line.startswith("Running stage")}
+    assert ran == {"heatmaps"}

@@ -20,19 +20,6 @@ from pipeline.stages._common import run_stage
 from test_footprints import _offline_overpass
 
 
-@pytest.fixture(scope="module")
-def helsinki(tmp_path_factory) -> CityPaths:
-    """Run buildings + scene once for the module on the embedded default."""
-    root = tmp_path_factory.mktemp("helsinki")
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")
-    shutil.copytree(REPO / "maps", root / "maps")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        assert run_stage("buildings", buildings_stage.build) == 0
-        assert run_stage("scene", scene_stage.build) == 0
-    return CityPaths("helsinki", root)
-
-
 def test_helsinki_buildings(helsinki):
     b = gpd.read_file(helsinki.buildings_geojson)
     assert b.crs.to_epsg() == 4326
@@ -207,3 +194,13 @@ def test_online_city_end_to_end(project, monkeypatch):
     sites = gpd.read_file(paths.sites_geojson)
     assert sites.roof_height_m.max() == 30.0  # the 10-level building:part is the tallest
     assert paths.scene_xml.is_file()
+
+
+def test_no_visible_satellite_is_one_clear_error(project, capsys):
+    from pipeline.stages import orbits as orbits_stage
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["orbits"]["min_elevation_deg"] = 89.99
+    params["orbits"]["n_slots"] = 1
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    assert "no satellite rises above" in _run_failing(orbits_stage, capsys, project)

@@ -63,6 +63,11 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     if (serving < 0).all():
         raise StinError("no serving satellite in any slot", "rerun the orbits stage with a lower min_elevation_deg")
 
+    buildings = gpd.read_file(paths.buildings_local)
+    outdoor = outdoor_mask(grid, buildings.geometry)
+    if not outdoor.any():
+        raise StinError(f"no radio-map cell of '{city}' lies outdoors ({grid.shape[0] * grid.shape[1]} cells)",
+                        "use a smaller raytracing.cell_size_m")
     scene = load_rt_scene(paths.scene_xml, freq_hz)
     t0 = time.perf_counter()
     site_rows = [(r.site_id, float(r.x_m), float(r.y_m), float(r.z_m)) for r in sites.itertuples()]
@@ -94,8 +99,6 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         g_sat[t, r] = g
     t_sat = time.perf_counter() - t1
 
-    buildings = gpd.read_file(paths.buildings_local)
-    outdoor = outdoor_mask(grid, buildings.geometry)
     xx, yy = np.meshgrid(grid.x_m, grid.y_m)
     lon, lat = frame.to_wgs84(xx, yy)
     site_of = [n.rsplit("-s", 1)[0] for n in bs_names]
