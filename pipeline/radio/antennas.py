@@ -65,12 +65,14 @@ def f1336_theta_3db_deg(g0_dbi: float, phi_3db_deg: float) -> float:
 
 def f1336_sectoral_gain_db(azimuth_deg: Any, elevation_deg: Any, *, g0_dbi: float, phi_3db_deg: float,
                            k_p: float = F1336_K_P, k_h: float = F1336_K_H, k_v: float = F1336_K_V,
-                           theta_3db_deg: float | None = None) -> np.ndarray:
+                           theta_3db_deg: float | None = None, electrical_tilt_deg: float = 0.0) -> np.ndarray:
     """ITU-R F.1336-5 recommends 3.1.1 sectoral pattern (peak side lobes) [dBi].
 
     G = G0 + G_hr(x_h) + R G_vr(x_v), x_h = |phi|/phi_3, x_v = |theta|/theta_3, with the
     piecewise G_hr, G_vr, R of standards.md 4.1 (elevation measured from the max-gain
-    direction, azimuth from boresight).
+    direction, azimuth from boresight). An electrical downtilt beta (recommends 3.5) maps the
+    elevation theta_h to 90 (theta_h + beta) / (90 + beta) if theta_h + beta >= 0, else
+    90 (theta_h + beta) / (90 - beta).
     """
     th3 = theta_3db_deg if theta_3db_deg is not None else f1336_theta_3db_deg(g0_dbi, phi_3db_deg)
     g180 = -12.0 + 10 * math.log10(1 + 8 * k_p) - 15 * math.log10(180.0 / th3)
@@ -96,10 +98,16 @@ def f1336_sectoral_gain_db(azimuth_deg: Any, elevation_deg: Any, *, g0_dbi: floa
 
     az = (np.asarray(azimuth_deg, float) + 180.0) % 360.0 - 180.0
     x_h = np.abs(az) / phi_3db_deg
-    x_v = np.abs(np.asarray(elevation_deg, float)) / th3
+    x_v = np.abs(f1336_electrical_tilt(np.asarray(elevation_deg, float), electrical_tilt_deg)) / th3
     g_hr_180 = g_hr(np.asarray(180.0 / phi_3db_deg))
     r = (g_hr(x_h) - g_hr_180) / (g_hr(np.asarray(0.0)) - g_hr_180)
     return g0_dbi + g_hr(x_h) + r * g_vr(x_v)
+
+
+def f1336_electrical_tilt(elevation_deg: Any, tilt_deg: float) -> np.ndarray:
+    """F.1336-5 recommends 3.5: elevation seen by a pattern electrically tilted down by ``tilt_deg``."""
+    e = np.asarray(elevation_deg, float) + tilt_deg
+    return np.where(e >= 0, 90.0 * e / (90.0 + tilt_deg), 90.0 * e / (90.0 - tilt_deg))
 
 
 def bessel_gain_db(off_axis_rad: Any, *, aperture_diameter_m: float, freq_hz: float,
@@ -218,7 +226,8 @@ def _register() -> None:
 
     def f1336_factory(*, polarization: str = "V", polarization_model: str = "tr38901_2",
                       g0_dbi: float, phi_3db_deg: float, k_p: float = F1336_K_P,
-                      k_h: float = F1336_K_H, k_v: float = F1336_K_V):  # noqa: ANN202
+                      k_h: float = F1336_K_H, k_v: float = F1336_K_V,
+                      electrical_tilt_deg: float = 0.0):  # noqa: ANN202
         th3 = f1336_theta_3db_deg(g0_dbi, phi_3db_deg)
         g180 = -12.0 + 10 * math.log10(1 + 8 * k_p) - 15 * math.log10(180.0 / th3)
         lam_kh = 3 * (1 - 0.5 ** (-k_h))
@@ -237,7 +246,9 @@ def _register() -> None:
 
         def v_pattern(theta, phi):  # noqa: ANN001, ANN202
             az = dr.abs(wrap_phi(phi)) * (180.0 / dr.pi)
-            el = dr.abs(90.0 - theta * (180.0 / dr.pi))
+            el = 90.0 - theta * (180.0 / dr.pi) + electrical_tilt_deg
+            el = dr.abs(dr.select(el >= 0.0, 90.0 * el / (90.0 + electrical_tilt_deg),
+                                  90.0 * el / (90.0 - electrical_tilt_deg)))
             x_h = az / phi_3db_deg
             x_v = el / th3
             xs = dr.maximum(x_v, 1e-12)

@@ -92,6 +92,7 @@ class BsConfig:
 
     sector_bearings_deg: tuple[float, ...]
     mechanical_downtilt_deg: float
+    electrical_downtilt_deg: float
     pattern: str  # "f1336" or "tr38901"
     array_rows: int
     array_cols: int
@@ -104,16 +105,36 @@ class BsConfig:
         pattern = str(p.get("pattern", "f1336"))
         if pattern not in ("f1336", "tr38901"):
             raise StinError(f"params.yaml bs.pattern {pattern!r} is unknown", "use f1336 or tr38901")
+        e_tilt = float(p.get("electrical_downtilt_deg", 0.0))
+        if not -90.0 < e_tilt < 90.0:
+            raise StinError(f"params.yaml bs.electrical_downtilt_deg = {e_tilt} is out of range", "use -90 < tilt < 90")
         if pattern == "f1336":
-            kwargs = {"g0_dbi": float(p["f1336_max_gain_dbi"]), "phi_3db_deg": float(p["f1336_phi_3db_deg"])}
+            kwargs = {"g0_dbi": float(p["f1336_max_gain_dbi"]), "phi_3db_deg": float(p["f1336_phi_3db_deg"]),
+                      "electrical_tilt_deg": e_tilt}
         else:
             kwargs = {"g_max_dbi": float(p.get("element_max_gain_dbi", 8.0))}
-        return cls(tuple(float(b) for b in p["sector_bearings_deg"]), float(p["mechanical_downtilt_deg"]),
+        return cls(tuple(float(b) for b in p["sector_bearings_deg"]), float(p["mechanical_downtilt_deg"]), e_tilt,
                    pattern, int(p.get("array_rows", 1)), int(p.get("array_cols", 1)),
                    float(p.get("vertical_spacing_wl", 0.5)), float(p.get("horizontal_spacing_wl", 0.5)), kwargs)
 
     def sionna_pattern(self) -> str:
         return "stin_f1336" if self.pattern == "f1336" else "stin_element"
+
+    def precoding(self, scene):  # noqa: ANN001, ANN201
+        """Panel weights for the electrical downtilt (tr38901 panels), or None.
+
+        w_m = exp(j 2 pi z_m sin(beta)) / sqrt(N) for elements at heights z_m [wavelengths]:
+        the phase front of a beam tilted down by beta (Sionna adds 2 pi p.k / lambda).
+        """
+        if self.pattern != "tr38901" or self.electrical_downtilt_deg == 0.0:
+            return None
+        import mitsuba as mi  # noqa: PLC0415
+
+        z = np.asarray(scene.tx_array.normalized_positions.z.numpy(), float)
+        phase = 2 * math.pi * z * math.sin(math.radians(self.electrical_downtilt_deg))
+        n = len(z)
+        return (mi.Float((np.cos(phase) / math.sqrt(n)).astype(np.float32)),
+                mi.Float((np.sin(phase) / math.sqrt(n)).astype(np.float32)))
 
     def orientation(self, bearing_deg: float) -> tuple[float, float, float]:
         """Sionna (yaw, pitch, roll): yaw from +x (east) counter-clockwise; pitch > 0 tilts down."""
@@ -143,7 +164,8 @@ def trace_bs_maps(scene, sites: list[tuple[str, float, float, float]], bs: BsCon
                 scene.add(rt.Transmitter(name, position=mi.Point3f(x, y, z),
                                          orientation=mi.Point3f(*bs.orientation(bearing))))
                 names.append(name)
-        gains.append(_solve(solver, scene, grid, samples_per_tx, max_depth, diffraction, seed))
+        gains.append(_solve(solver, scene, grid, samples_per_tx, max_depth, diffraction, seed,
+                            precoding_vec=bs.precoding(scene)))
     _clear_transmitters(scene)
     return np.concatenate(gains, axis=0), names
 
