@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """Benchmark: `dvc repro` of the embedded default from scratch, then with nothing changed.
 
+Also prints the time per stage and the share spent inside the ray tracer.
+
 Runs in a throw-away copy of the project so the working tree's data/ stays untouched.
 Prints wall times of both runs and the per-stage times the stages recorded.
 Usage: .venv/bin/python scripts/bench_pipeline.py
@@ -41,13 +43,24 @@ def main() -> None:
         city = "helsinki"
         timings = json.loads((work / "results" / city / "timings.json").read_text())
         scene = json.loads((work / "results" / city / "scene.json").read_text())
+        radiomaps = json.loads((work / "results" / city / "radiomaps.json").read_text())
+        fidelity = json.loads((work / "results" / city / "fidelity.json").read_text())
     print(f"dvc repro from scratch:        {cold:6.2f} s")
     print(f"dvc repro, nothing changed:    {warm:6.2f} s")
     for stage, seconds in timings.items():
         print(f"  stage {stage:<22} {seconds:6.2f} s (inside the stage)")
-    print(f"buildings + scene:             {sum(timings.values()):6.2f} s")
+    tracer = radiomaps["raytracer_bs_s"] + radiomaps["raytracer_sat_s"]
+    print(f"buildings + scene:             {timings['buildings'] + timings['scene']:6.2f} s")
+    print(f"inside the ray tracer:         {tracer:6.2f} s ({radiomaps['n_bs_sectors']} BS sectors "
+          f"{radiomaps['raytracer_bs_s']:.1f} s, {radiomaps['n_sat_maps']} satellite maps "
+          f"{radiomaps['raytracer_sat_s']:.1f} s)")
+    print(f"ray tracer share of the run:   {tracer / cold:6.1%} (of the radiomaps stage: "
+          f"{tracer / timings['radiomaps']:.1%})")
     print(f"scene: {scene['n_buildings']} buildings, {scene['n_triangles']} triangles, "
-          f"{scene['n_sites']} sites")
+          f"{scene['n_sites']} sites; grid {radiomaps['grid_cells']} cells")
+    print(f"fidelity: Friis {fidelity['friis_error_db_median']} dB, two-ray {fidelity['two_ray_error_db_median']} dB, "
+          f"satellite LoS {fidelity['sat_los_error_db_median']} dB, ray efficiency {fidelity['sat_ray_efficiency']:.1%} "
+          f"(naive {fidelity['naive_sat_ray_efficiency']:.4%})")
 
 
 if __name__ == "__main__":
