@@ -57,6 +57,22 @@ class CityPaths:
         return self.data_dir / "orbits.nc"
 
     @property
+    def routes_geojson(self) -> Path:
+        return self.data_dir / "routes.geojson"
+
+    @property
+    def trajectory_nc(self) -> Path:
+        return self.data_dir / "trajectory.nc"
+
+    @property
+    def channels_nc(self) -> Path:
+        return self.data_dir / "channels.nc"
+
+    @property
+    def channels_metrics(self) -> Path:
+        return self.results_dir / "channels.json"
+
+    @property
     def radiomaps_nc(self) -> Path:
         return self.data_dir / "radiomaps.nc"
 

@@ -1,0 +1,143 @@
+"""Ray-traced paths (Sionna PathSolver) from base stations and far-field satellites to UEs.
+
+Satellites use the far-field proxy of :mod:`pipeline.radio.farfield`: the candidate rays
+of the path solver are aimed at the launch area (map + margin) instead of the whole
+sphere; path fields are computed exactly by Sionna from the proxy, then moved to the
+satellite by :func:`proxy_paths_to_satellite`:
+
+    L_sat = L_proxy - |p - v1| + |s - v1|,   tau_sat = L_sat / c,
+    a_sat = a_proxy (L_proxy / L_sat) exp(-j 2 pi f (tau_sat - tau_proxy))
+
+with v1 the first interaction point of the path (the receiver for line of sight), p the
+proxy and s the satellite. The amplitude ratio is exact for specular chains (spherical
+spreading along the unfolded path) and a close approximation for diffracted paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+import numpy as np
+
+from pipeline.runtime import import_sionna_rt
+
+SPEED_OF_LIGHT_M_S = 299_792_458.0
+
+
+@dataclass
+class PathSet:
+    """Paths of one solver call as NumPy arrays (synthetic arrays).
+
+    a: (rx, rx_ant, tx, tx_ant, path) complex; tau, theta_t, phi_t, theta_r, phi_r, doppler,
+    valid, los: (rx, tx, path); first_vertex: (rx, tx, path, 3).
+    """
+
+    a: np.ndarray
+    tau: np.ndarray
+    theta_t: np.ndarray
+    phi_t: np.ndarray
+    theta_r: np.ndarray
+    phi_r: np.ndarray
+    doppler: np.ndarray
+    valid: np.ndarray
+    los: np.ndarray
+    first_vertex: np.ndarray
+
+    @property
+    def num_paths(self) -> np.ndarray:
+        return self.valid.sum(axis=-1)
+
+
+def _np(x) -> np.ndarray:  # noqa: ANN001
+    return np.asarray(x.numpy())
+
+
+def extract(paths) -> PathSet:  # noqa: ANN001
+    """Sionna ``Paths`` (synthetic arrays) -> :class:`PathSet`."""
+    a_re, a_im = paths.a
+    a = _np(a_re).astype(np.complex64) + 1j * _np(a_im).astype(np.complex64)
+    valid = _np(paths.valid).astype(bool)
+    if valid.ndim == 5:  # per-antenna validity: a path is valid if any antenna pair sees it
+        valid = valid.any(axis=(1, 3))
+    inter = _np(paths.interactions)  # (depth, rx, tx, path)
+    los = valid & (inter[0] == 0)  # InteractionType.NONE at the first bounce
+    verts = _np(paths.vertices)  # (depth, rx, tx, path, 3)
+    return PathSet(a=a, tau=_np(paths.tau), theta_t=_np(paths.theta_t), phi_t=_np(paths.phi_t),
+                   theta_r=_np(paths.theta_r), phi_r=_np(paths.phi_r), doppler=_np(paths.doppler),
+                   valid=valid, los=los, first_vertex=verts[0] if verts.shape[0] else np.zeros((*valid.shape, 3)))
+
+
+def check_path_solver_hook() -> None:
+    """Raise if Sionna RT's path solver no longer spawns its candidate rays where we hook in."""
+    from sionna.rt.path_solvers import sb_candidate_generator as gen  # noqa: PLC0415
+
+    src = inspect.getsource(gen.SBCandidateGenerator)
+    if not hasattr(gen, "spawn_ray_from_sources") or src.count("spawn_ray_from_sources(") != 1:
+        raise RuntimeError("Sionna RT far-field path hook broken: SBCandidateGenerator no longer spawns its rays "
+                           "through one spawn_ray_from_sources call (pin sionna-rt==2.2.0 or port pipeline/radio/raypaths.py)")
+
+
+@contextlib.contextmanager
+def aimed_candidates(launch) -> Iterator[None]:  # noqa: ANN001
+    """Within the block, the path solver's candidate rays are aimed at ``launch`` (a LaunchArea)."""
+    from sionna.rt.path_solvers import sb_candidate_generator as gen  # noqa: PLC0415
+
+    from pipeline.radio.farfield import spawn_toward_area  # noqa: PLC0415
+
+    check_path_solver_hook()
+    original = gen.spawn_ray_from_sources
+
+    def spawn(lattice, samples_per_src, src_positions):  # noqa: ANN001, ANN202
+        return spawn_toward_area(launch, samples_per_src, src_positions)[0]
+
+    gen.spawn_ray_from_sources = spawn
+    try:
+        yield
+    finally:
+        gen.spawn_ray_from_sources = original
+
+
+def solve(scene, *, samples_per_src: int, max_depth: int, diffraction: bool, seed: int) -> PathSet:  # noqa: ANN001
+    """Run Sionna's PathSolver on the scene's transmitters and receivers (synthetic arrays)."""
+    rt = import_sionna_rt()
+    solver = rt.PathSolver()
+    paths = solver(scene, max_depth=int(max_depth), samples_per_src=int(samples_per_src), synthetic_array=True,
+                   los=True, specular_reflection=max_depth > 0, diffuse_reflection=False, refraction=False,
+                   diffraction=bool(diffraction), seed=int(seed))
+    return extract(paths)
+
+
+def proxy_paths_to_satellite(ps: PathSet, proxy_xyz: np.ndarray, sat_xyz: np.ndarray, freq_hz: float,
+                             tx_index: int) -> None:
+    """Move the paths of transmitter ``tx_index`` from its proxy to the satellite, in place (see module doc)."""
+    v1 = ps.first_vertex[:, tx_index]  # (rx, path, 3); the receiver for LoS paths
+    length = ps.tau[:, tx_index] * SPEED_OF_LIGHT_M_S
+    delta = np.linalg.norm(sat_xyz - v1, axis=-1) - np.linalg.norm(proxy_xyz - v1, axis=-1)
+    new_length = length + delta
+    valid = ps.valid[:, tx_index]
+    ratio = np.where(valid, length / np.where(valid, new_length, 1.0), 0.0)
+    phase = np.exp(-2j * np.pi * freq_hz * delta / SPEED_OF_LIGHT_M_S)
+    ps.a[:, :, tx_index] *= (ratio * phase)[:, None, None, :].astype(np.complex64)
+    ps.tau[:, tx_index] = np.where(valid, new_length / SPEED_OF_LIGHT_M_S, ps.tau[:, tx_index])
+
+
+def clear_devices(scene) -> None:  # noqa: ANN001
+    for name in list(scene.transmitters):
+        scene.remove(name)
+    for name in list(scene.receivers):
+        scene.remove(name)
+
+
+def add_receivers(scene, positions: np.ndarray, velocities: np.ndarray, names: list[str],  # noqa: ANN001
+                  orientation: tuple[float, float, float]) -> None:
+    rt = import_sionna_rt()
+    import mitsuba as mi  # noqa: PLC0415
+
+    for name, p, v in zip(names, positions, velocities):
+        scene.add(rt.Receiver(name, position=mi.Point3f(*[float(c) for c in p]),
+                              orientation=mi.Point3f(*orientation),
+                              velocity=mi.Vector3f(*[float(c) for c in v])))
+
+
