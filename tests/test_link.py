@@ -15,8 +15,8 @@ from pipeline.radio.link import (
 
 LINK = {"bs_tx_power_dbm": 46.0, "sat_eirp_density_dbw_mhz": 34.0, "sat_max_gain_dbi": 30.0, "sat_aperture_m": 2.0,
         "sat_beam_target": "center", "bandwidth_hz": 20e6, "noise_figure_db": 7.0, "antenna_temperature_k": 290.0,
-        "ue_array_rows": 4, "ue_array_cols": 4, "ue_element_gain_dbi": 6.0, "ue_element_3db_deg": 65.0,
         "include_scintillation": True, "include_atmospheric": True, "path_gain_floor_db": -250.0}
+UE = {"array_rows": 4, "array_cols": 4, "element_gain_dbi": 6.0, "element_3db_deg": 65.0}
 
 
 @pytest.mark.parametrize("nf, t_ant, bw, expected_dbm", [
@@ -67,7 +67,7 @@ def _toy_radiomaps(g_bs: float, g_sat: float, with_sat: bool = True) -> xr.Datas
 
 def test_cinr_closed_form_on_one_cell():
     g_bs, g_sat = 1e-10, 1e-16
-    link = LinkParams.from_params(LINK)
+    link = LinkParams.from_params(LINK, UE)
     heat = compute_cinr(_toy_radiomaps(g_bs, g_sat), link, np.array([0.0, 0.0, 0.0]))
     ue = dict(rows=4, cols=4, g_max_dbi=6.0, theta_3db_deg=65.0, phi_3db_deg=65.0)
     to_bs = np.array([-100.0, 0.0, 30.0]) / math.hypot(100.0, 30.0)
@@ -85,7 +85,7 @@ def test_cinr_closed_form_on_one_cell():
 
 
 def test_slot_without_satellite_is_finite_not_nan():
-    link = LinkParams.from_params(LINK)
+    link = LinkParams.from_params(LINK, UE)
     rm = _toy_radiomaps(1e-10, 1e-16, with_sat=False)
     rm["serving_sat"] = (("time", "rank"), np.array([[-1]]))
     with pytest.raises(Exception, match="no serving satellite"):

@@ -55,3 +55,40 @@ def plot_cinr_maps(path: str | os.PathLike, heatmaps: xr.Dataset, radiomaps: xr.
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def plot_route_cinr(path: str | os.PathLike, ue: str, times: np.ndarray, cinr_bs_db: np.ndarray,
+                    cinr_leo_db: np.ndarray, heatmaps: xr.Dataset, buildings: gpd.GeoDataFrame,
+                    sites: gpd.GeoDataFrame, route_xy: np.ndarray, ue_xy: np.ndarray) -> None:
+    """Seed 003 Fig. 3 style: the UE's route on the LEO-UE CINR map, and both CINRs over time."""
+    x, y = heatmaps.x.values, heatmaps.y.values
+    h = float(x[1] - x[0]) / 2 if len(x) > 1 else 0.5
+    extent = (x[0] - h, x[-1] + h, y[0] - h, y[-1] + h)
+    fig, (ax_map, ax_t) = plt.subplots(1, 2, figsize=(13, 6), constrained_layout=True,
+                                       gridspec_kw={"width_ratios": [1, 1.4]})
+    data = heatmaps["cinr_leo_db"].isel(time=0).values
+    finite = data[np.isfinite(data)]
+    vmin, vmax = (np.percentile(finite, [2, 98]) if finite.size else (-10, 30))
+    im = ax_map.imshow(data, origin="lower", extent=extent, cmap="viridis", vmin=vmin, vmax=vmax)
+    buildings.plot(ax=ax_map, color="0.55", edgecolor="0.3", linewidth=0.2)
+    ax_map.scatter(sites.x_m, sites.y_m, marker="^", s=50, c="red", edgecolors="white", zorder=5)
+    ax_map.plot(route_xy[:, 0], route_xy[:, 1], color="white", lw=3, zorder=6)
+    ax_map.plot(route_xy[:, 0], route_xy[:, 1], color="crimson", lw=1.5, zorder=7, label=f"route of {ue}")
+    ax_map.scatter(ue_xy[:, 0], ue_xy[:, 1], s=12, c="black", zorder=8, label="UE at each slot")
+    ax_map.set_xlim(extent[0], extent[1])
+    ax_map.set_ylim(extent[2], extent[3])
+    ax_map.set_aspect("equal")
+    ax_map.set_title("LEO-UE CINR (slot 0) and the route")
+    ax_map.legend(loc="lower left", fontsize=8)
+    fig.colorbar(im, ax=ax_map, shrink=0.8, label="CINR [dB]")
+    seconds = (times - times[0]) / np.timedelta64(1, "s")
+    ax_t.plot(seconds, cinr_bs_db, "o-", label="BS-UE CINR")
+    ax_t.plot(seconds, cinr_leo_db, "s-", label="LEO-UE CINR")
+    ax_t.set_xlabel("time [s]")
+    ax_t.set_ylabel("CINR [dB]")
+    ax_t.set_title(f"{ue}: CINR over time along the route")
+    ax_t.grid(alpha=0.3)
+    ax_t.legend()
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)

@@ -65,6 +65,10 @@ class CityPaths:
         return self.data_dir / "trajectory.nc"
 
     @property
+    def raypaths_nc(self) -> Path:
+        return self.data_dir / "raypaths.nc"
+
+    @property
     def channels_nc(self) -> Path:
         return self.data_dir / "channels.nc"
 

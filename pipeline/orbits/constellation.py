@@ -155,6 +155,7 @@ class LookAngles:
     slant_range_m: np.ndarray
     range_rate_m_s: np.ndarray
     enu_unit: np.ndarray  # (time, sat, 3) unit vector toward the satellite (east, north, up)
+    velocity_enu: np.ndarray  # (time, sat, 3) satellite velocity relative to the ground point [m/s]
 
 
 def look_angles(pos_ecef: np.ndarray, vel_ecef: np.ndarray, lat_deg: float, lon_deg: float,
@@ -173,7 +174,7 @@ def look_angles(pos_ecef: np.ndarray, vel_ecef: np.ndarray, lat_deg: float, lon_
     elevation = np.degrees(np.arcsin(np.clip(unit[..., 2], -1, 1)))
     azimuth = np.degrees(np.arctan2(unit[..., 0], unit[..., 1])) % 360.0
     range_rate = np.einsum("...i,...i->...", rel, vel_ecef) / rng
-    return LookAngles(elevation, azimuth, rng, range_rate, unit)
+    return LookAngles(elevation, azimuth, rng, range_rate, unit, vel_ecef @ rot.T)
 
 
 def slant_range_m(elevation_deg: np.ndarray, altitude_m: float, earth_radius_m: float = 6_371_000.0) -> np.ndarray:

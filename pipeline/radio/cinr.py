@@ -50,8 +50,9 @@ class LinkParams:
     gain_floor: float
 
     @classmethod
-    def from_params(cls, p: dict[str, Any]) -> "LinkParams":
+    def from_params(cls, p: dict[str, Any], ue: dict[str, Any]) -> "LinkParams":
         w = "params.yaml link"
+        wu = "params.yaml ue"
         bandwidth = number(p, "bandwidth_hz", w)
         sat_gain = number(p, "sat_max_gain_dbi", w, positive=False)
         # P_tx [dBW] = EIRP density [dBW/MHz] + 10 log10(B / 1 MHz) - G_max (standards.md 1.2)
@@ -65,11 +66,11 @@ class LinkParams:
             bandwidth_hz=bandwidth,
             noise_w=noise_power_w(bandwidth, number(p, "noise_figure_db", w, positive=False, minimum=0),
                                   number(p, "antenna_temperature_k", w, positive=False, minimum=0)),
-            ue_rows=int(number(p, "ue_array_rows", w)),
-            ue_cols=int(number(p, "ue_array_cols", w)),
-            ue_element={"g_max_dbi": number(p, "ue_element_gain_dbi", w, positive=False),
-                        "theta_3db_deg": number(p, "ue_element_3db_deg", w),
-                        "phi_3db_deg": number(p, "ue_element_3db_deg", w)},
+            ue_rows=int(number(ue, "array_rows", wu)),
+            ue_cols=int(number(ue, "array_cols", wu)),
+            ue_element={"g_max_dbi": number(ue, "element_gain_dbi", wu, positive=False),
+                        "theta_3db_deg": number(ue, "element_3db_deg", wu),
+                        "phi_3db_deg": number(ue, "element_3db_deg", wu)},
             scintillation=bool(p.get("include_scintillation", True)),
             atmospheric=bool(p.get("include_atmospheric", True)),
             gain_floor=10 ** (number(p, "path_gain_floor_db", w, positive=False) / 10),

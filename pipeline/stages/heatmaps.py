@@ -41,7 +41,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     if not paths.radiomaps_nc.is_file():
         raise StinError(f"{paths.radiomaps_nc} not found", "run the radiomaps stage first ('dvc repro')")
     radiomaps = read_netcdf(paths.radiomaps_nc)
-    link = LinkParams.from_params(section(params, "link"))
+    link = LinkParams.from_params(section(params, "link"), section(params, "ue"))
     frame = LocalFrame(radiomaps.attrs["frame_lat0_deg"], radiomaps.attrs["frame_lon0_deg"])
     heat = compute_cinr(radiomaps, link, beam_target_xyz(link.sat_beam_target, radiomaps, frame))
     heat["spatial_ref"] = ((), 0, {"crs_wkt": frame.crs.to_wkt(), "spatial_ref": frame.proj4})

@@ -1,0 +1,244 @@
+"""DVC stage ``raypaths``: ray-traced paths from every BS sector and serving satellite to
+every UE at every slot (Sionna PathSolver) -> data/<city>/raypaths.nc.
+
+Per slot, one solver call for the BS sectors (their pattern, the UE rooftop array, car
+velocities for Doppler) and one for the serving satellites as far-field proxies (rays
+aimed at the map, satellite velocity on the proxy for Doppler, paths moved to the true
+slant range). Optionally the satellites are also traced as ordinary transmitters at the
+proxy (the naive approach) for comparison. At the first slot the BS paths are also traced
+to isotropic UEs, to check them against the radio map.
+No power, bandwidth or noise is used here: the ``channels`` stage adds them.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import xarray as xr
+from tqdm import tqdm
+
+from pipeline.config import number, section
+from pipeline.errors import StinError
+from pipeline.io.atomic import read_json
+from pipeline.io.netcdf import read_netcdf, write_netcdf
+from pipeline.io.paths import CityPaths
+from pipeline.radio.farfield import LaunchArea, proxy_position
+from pipeline.radio.raypaths import (
+    PathSet, add_receivers, aimed_candidates, clear_devices, proxy_paths_to_satellite, solve)
+from pipeline.radio.tracing import BsConfig, load_rt_scene
+from pipeline.runtime import import_sionna_rt
+from pipeline.stages._common import run_stage
+
+UE_ORIENTATION = (0.0, -math.pi / 2, 0.0)  # pitch -90 deg: the patch array's boresight to the zenith
+
+
+def _pad(arrays: list[np.ndarray], n_paths: int, fill: Any = 0) -> np.ndarray:
+    out = []
+    for a in arrays:
+        pad = [(0, 0)] * (a.ndim - 1) + [(0, n_paths - a.shape[-1])]
+        out.append(np.pad(a, pad, constant_values=fill))
+    return np.stack(out)
+
+
+def build(params: dict[str, Any], paths: CityPaths) -> None:
+    rt = import_sionna_rt()
+    import mitsuba as mi  # noqa: PLC0415
+
+    city = params["city"]
+    rp = section(params, "raypaths")
+    w = "params.yaml raypaths"
+    ue_p = section(params, "ue")
+    freq = number(section(params, "radio"), "freq_hz", "params.yaml radio")
+    rtp = section(params, "raytracing")
+    seed = int(rtp["seed"])
+    max_depth = int(number(rp, "max_depth", w, positive=False, minimum=0))
+    diffraction = bool(rp["diffraction"])
+    for f in (paths.trajectory_nc, paths.orbits_nc, paths.sites_geojson, paths.area_json):
+        if not f.is_file():
+            raise StinError(f"{f} not found", "run the earlier stages first ('dvc repro')")
+    traj = read_netcdf(paths.trajectory_nc)
+    orbits = read_netcdf(paths.orbits_nc)
+    sites = gpd.read_file(paths.sites_geojson)
+    meta = read_json(paths.scene_dir / "metadata.json")
+    bs = BsConfig.from_params(section(params, "bs"))
+    scene = load_rt_scene(paths.scene_xml, freq)
+    ue_array = dict(num_rows=int(number(ue_p, "array_rows", "params.yaml ue")),
+                    num_cols=int(number(ue_p, "array_cols", "params.yaml ue")), pattern="stin_element",
+                    polarization=str(ue_p.get("polarization", "VH")),
+                    g_max_dbi=number(ue_p, "element_gain_dbi", "params.yaml ue", positive=False),
+                    theta_3db_deg=number(ue_p, "element_3db_deg", "params.yaml ue"),
+                    phi_3db_deg=number(ue_p, "element_3db_deg", "params.yaml ue"))
+    bs_array = dict(num_rows=bs.array_rows, num_cols=bs.array_cols, vertical_spacing=bs.vertical_spacing_wl,
+                    horizontal_spacing=bs.horizontal_spacing_wl, pattern=bs.sionna_pattern(), polarization="V",
+                    **bs.pattern_kwargs)
+    bs_tx = [(f"{r.site_id}-s{k}", (float(r.x_m), float(r.y_m), float(r.z_m)), bs.orientation(b))
+             for r in sites.itertuples() for k, b in enumerate(bs.sector_bearings_deg)]
+    ue_ids = [str(u) for u in traj.ue.values]
+    n_time, n_ue = traj.sizes["time"], traj.sizes["ue"]
+    serving = orbits["serving_sat"].values
+    n_rank = serving.shape[1]
+    x0, y0, x1, y1 = meta["ground_bounds_m"]
+    center = ((x0 + x1) / 2, (y0 + y1) / 2)
+    z_ue = float(traj.z_m.values[0, 0])
+    launch = LaunchArea(x0, y0, x1, y1, z_ue).grown(float(rtp["launch_margin_m"]))
+    proxy_d = float(rtp["proxy_distance_m"])
+
+    def set_bs(rx_pattern: dict) -> None:
+        clear_devices(scene)
+        scene.tx_array = rt.PlanarArray(**bs_array)
+        scene.rx_array = rt.PlanarArray(**rx_pattern)
+        for name, pos, ori in bs_tx:
+            scene.add(rt.Transmitter(name, position=mi.Point3f(*pos), orientation=mi.Point3f(*ori)))
+
+    def ue_state(t: int) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.stack([traj.x_m.values[t], traj.y_m.values[t], traj.z_m.values[t]], axis=-1)
+        vel = np.stack([traj.vel_east_m_s.values[t], traj.vel_north_m_s.values[t], np.zeros(n_ue)], axis=-1)
+        return pos, vel
+
+    t0 = time.perf_counter()
+    # consistency check: BS paths to isotropic UEs at the first slot, compared with the radio map later;
+    # dual-polarised so that, like Sionna's radio maps, it captures the power of any polarisation
+    set_bs(dict(num_rows=1, num_cols=1, pattern="iso", polarization="VH"))
+    pos, vel = ue_state(0)
+    add_receivers(scene, pos, vel, ue_ids, UE_ORIENTATION)
+    iso = solve(scene, samples_per_src=int(number(rp, "bs_samples_per_src", w)), max_depth=max_depth,
+                diffraction=diffraction, seed=seed)
+    bs_gain_iso = (np.abs(iso.a) ** 2).sum(axis=(1, 3, 4)) / iso.a.shape[3]  # (ue, bs) incoherent
+
+    bs_sets: list[PathSet] = []
+    sat_sets: list[PathSet | None] = []
+    naive_counts = np.zeros((n_time, n_ue, n_rank), np.int32)
+    naive_los = np.zeros((n_time, n_ue, n_rank), bool)
+    for t in tqdm(range(n_time), desc="ray tracing paths", unit="slot", leave=False):
+        pos, vel = ue_state(t)
+        set_bs(ue_array)
+        add_receivers(scene, pos, vel, ue_ids, UE_ORIENTATION)
+        bs_sets.append(solve(scene, samples_per_src=int(number(rp, "bs_samples_per_src", w)), max_depth=max_depth,
+                             diffraction=diffraction, seed=seed))
+        ranks = [r for r in range(n_rank) if serving[t, r] >= 0]
+        if not ranks:
+            sat_sets.append(None)
+            continue
+        clear_devices(scene)
+        scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
+        scene.rx_array = rt.PlanarArray(**ue_array)
+        proxies = {}
+        for r in ranks:
+            s = serving[t, r]
+            u = orbits.direction_enu.values[t, s]
+            proxies[r] = proxy_position(u, center, proxy_d)
+            scene.add(rt.Transmitter(f"sat{r}", position=mi.Point3f(*[float(v) for v in proxies[r]]),
+                                     velocity=mi.Vector3f(*[float(v) for v in orbits.velocity_enu.values[t, s]])))
+        add_receivers(scene, pos, vel, ue_ids, UE_ORIENTATION)
+        sat_samples = int(number(rp, "sat_samples_per_src", w))
+        with aimed_candidates(launch):
+            ps = solve(scene, samples_per_src=sat_samples, max_depth=max_depth, diffraction=diffraction, seed=seed)
+        for i, r in enumerate(ranks):
+            s = serving[t, r]
+            sat_xyz = np.array([*center, 0.0]) + float(orbits.slant_range_m.values[t, s]) * orbits.direction_enu.values[t, s]
+            proxy_paths_to_satellite(ps, proxies[r], sat_xyz, freq, i)
+        full = _expand_ranks(ps, ranks, n_rank)
+        sat_sets.append(full)
+        if rp.get("naive_comparison", True):
+            naive = solve(scene, samples_per_src=sat_samples, max_depth=max_depth, diffraction=diffraction, seed=seed)
+            for i, r in enumerate(ranks):
+                naive_counts[t, :, r] = naive.valid[:, i].sum(-1)
+                naive_los[t, :, r] = naive.los[:, i].any(-1)
+    clear_devices(scene)
+    t_trace = time.perf_counter() - t0
+
+    n_bs = len(bs_tx)
+    n_tx = n_bs + n_rank
+    empty_sat = _empty_like(bs_sets[0], n_rank)
+    sat_sets = [s if s is not None else empty_sat for s in sat_sets]
+    n_paths = max(max(b.valid.shape[-1] for b in bs_sets), max(s.valid.shape[-1] for s in sat_sets), 1)
+    n_rx_ant = bs_sets[0].a.shape[1]
+    n_tx_ant = max(bs_sets[0].a.shape[3], 1)
+
+    def stack(field: str, fill: Any = 0) -> np.ndarray:
+        per_t = []
+        for b, s in zip(bs_sets, sat_sets):
+            fb, fs = getattr(b, field), getattr(s, field)
+            if field == "a":  # (ue, rx_ant, tx, tx_ant, path) -> (ue, tx, rx_ant, tx_ant, path)
+                fb, fs = fb.transpose(0, 2, 1, 3, 4), fs.transpose(0, 2, 1, 3, 4)
+                if fs.shape[3] < n_tx_ant:
+                    fs = np.pad(fs, [(0, 0)] * 3 + [(0, n_tx_ant - fs.shape[3]), (0, 0)])
+            fb = _pad([fb], n_paths, fill)[0]
+            fs = _pad([fs], n_paths, fill)[0]
+            per_t.append(np.concatenate([fb, fs], axis=1))
+        return np.stack(per_t)
+
+    a = stack("a").astype(np.complex64)
+    sat_ids = np.where(serving >= 0, serving, -1)
+    ds = xr.Dataset(
+        {
+            "a_real": (("time", "ue", "tx", "rx_ant", "tx_ant", "path"), a.real),
+            "a_imag": (("time", "ue", "tx", "rx_ant", "tx_ant", "path"), a.imag),
+            "tau_s": (("time", "ue", "tx", "path"), stack("tau").astype(np.float64)),
+            "theta_t_rad": (("time", "ue", "tx", "path"), stack("theta_t").astype(np.float32)),
+            "phi_t_rad": (("time", "ue", "tx", "path"), stack("phi_t").astype(np.float32)),
+            "theta_r_rad": (("time", "ue", "tx", "path"), stack("theta_r").astype(np.float32)),
+            "phi_r_rad": (("time", "ue", "tx", "path"), stack("phi_r").astype(np.float32)),
+            "doppler_hz": (("time", "ue", "tx", "path"), stack("doppler").astype(np.float32)),
+            "path_valid": (("time", "ue", "tx", "path"), stack("valid", False).astype(np.uint8)),
+            "path_los": (("time", "ue", "tx", "path"), stack("los", False).astype(np.uint8)),
+            "sat_index": (("time", "rank"), sat_ids.astype(np.int32)),
+            "sat_elevation_deg": (("time", "rank"), np.where(serving >= 0, np.take_along_axis(
+                orbits.elevation_deg.values, np.maximum(serving, 0), axis=1), np.nan)),
+            "sat_slant_range_m": (("time", "rank"), np.where(serving >= 0, np.take_along_axis(
+                orbits.slant_range_m.values, np.maximum(serving, 0), axis=1), np.nan)),
+            "sat_range_rate_m_s": (("time", "rank"), np.where(serving >= 0, np.take_along_axis(
+                orbits.range_rate_m_s.values, np.maximum(serving, 0), axis=1), np.nan)),
+            "sat_direction_enu": (("time", "rank", "enu"), np.where((serving >= 0)[..., None], np.take_along_axis(
+                orbits.direction_enu.values, np.maximum(serving, 0)[..., None], axis=1), 0.0)),
+            "naive_num_paths": (("time", "ue", "rank"), naive_counts),
+            "naive_los": (("time", "ue", "rank"), naive_los.astype(np.uint8)),
+            "bs_gain_iso_rx_slot0": (("ue", "bs"), bs_gain_iso),
+            "ue_x_m": (("time", "ue"), traj.x_m.values), "ue_y_m": (("time", "ue"), traj.y_m.values),
+            "ue_z_m": (("time", "ue"), traj.z_m.values),
+        },
+        coords={"time": traj.time.values, "ue": ue_ids, "tx": [n for n, _, _ in bs_tx] + [f"sat{r}" for r in range(n_rank)],
+                "tx_kind": (("tx",), ["bs"] * n_bs + ["sat"] * n_rank), "bs": [n for n, _, _ in bs_tx],
+                "rank": np.arange(n_rank), "rx_ant": np.arange(n_rx_ant), "tx_ant": np.arange(n_tx_ant),
+                "path": np.arange(n_paths), "enu": ["east", "north", "up"]},
+        attrs={"city": city, "freq_hz": freq, "max_depth": max_depth, "diffraction": int(diffraction), "seed": seed,
+               "raytracer_seconds": t_trace, "proxy_distance_m": proxy_d,
+               "note": "satellite paths at the true slant range, isotropic satellite antenna; "
+                       "BS and UE antenna patterns applied by the ray tracer"},
+    )
+    write_netcdf(ds, paths.raypaths_nc)
+    print(f"[raypaths] {city}: {n_time} slots x {n_ue} UEs x {n_tx} transmitters, up to {n_paths} paths, "
+          f"traced in {t_trace:.1f} s")
+
+
+def _expand_ranks(ps: PathSet, ranks: list[int], n_rank: int) -> PathSet:
+    """Put the traced satellites at their rank positions (missing ranks: no paths)."""
+    out = _empty_like(ps, n_rank, n_paths=ps.valid.shape[-1], n_tx_ant=ps.a.shape[3])
+    for i, r in enumerate(ranks):
+        for field in ("tau", "theta_t", "phi_t", "theta_r", "phi_r", "doppler", "valid", "los"):
+            getattr(out, field)[:, r] = getattr(ps, field)[:, i]
+        out.a[:, :, r] = ps.a[:, :, i]
+        out.first_vertex[:, r] = ps.first_vertex[:, i]
+    return out
+
+
+def _empty_like(ref: PathSet, n_tx: int, n_paths: int = 0, n_tx_ant: int = 1) -> PathSet:
+    n_rx, n_rx_ant = ref.a.shape[0], ref.a.shape[1]
+    z = np.zeros((n_rx, n_tx, n_paths))
+    return PathSet(a=np.zeros((n_rx, n_rx_ant, n_tx, n_tx_ant, n_paths), np.complex64), tau=z.copy(),
+                   theta_t=z.copy(), phi_t=z.copy(), theta_r=z.copy(), phi_r=z.copy(), doppler=z.copy(),
+                   valid=np.zeros((n_rx, n_tx, n_paths), bool), los=np.zeros((n_rx, n_tx, n_paths), bool),
+                   first_vertex=np.zeros((n_rx, n_tx, n_paths, 3)))
+
+
+def main() -> int:
+    return run_stage("raypaths", build)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
