@@ -26,7 +26,7 @@ def _dvc(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 def repo_copy(tmp_path: Path) -> Path:
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(REPO / name, tmp_path / name)
-    for name in ("maps", "pipeline"):
+    for name in ("maps", "routes", "pipeline"):
         shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     assert _dvc(tmp_path, "init", "--no-scm", "-q").returncode == 0
     return tmp_path
@@ -62,6 +62,31 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     assert fidelity["friis_error_db_median"] <= 0.5 and fidelity["sat_los_error_db_median"] <= 0.5
     assert fidelity["sat_ray_efficiency"] >= 0.9 > 1000 * fidelity["naive_sat_ray_efficiency"]
     assert set(fidelity["los_probability"]["30"]) == {"raytraced", "tr38811_dense_urban", "tr38811_urban"}
+
+    # channels along the routes
+    from pipeline.io import link_gains, load_channels
+
+    ds = load_channels(data / "channels.nc")
+    assert ds["gain_db"].dims == ("time", "ue", "tx") and ds.sizes["ue"] == 10
+    assert ds.sizes["time"] == yaml.safe_load((repo_copy / "params.yaml").read_text())["orbits"]["n_slots"]
+    assert np.isfinite(ds["gain_db"].values).all()
+    g = link_gains(ds, 0)
+    assert (g["bs"].max(axis=1) > 0).all()  # every car hears some BS sector
+    channels = json.loads((results / "channels.json").read_text())
+    for key in ("route_vs_map_gain_diff_db_median", "route_vs_map_gain_diff_db_p90", "sat_points_with_path_share",
+                "sat_mean_paths_per_point", "sat_nlos_points_with_path_share", "naive_sat_points_with_path_share",
+                "naive_sat_mean_paths_per_point", "naive_sat_nlos_points_with_path_share"):
+        assert key in channels
+    assert channels["sat_mean_paths_per_point"] > channels["naive_sat_mean_paths_per_point"]
+    assert len(list((results / "figures" / "routes").glob("route_cinr_*.png"))) == 10
+
+    # the README's example runs as written
+    readme = (REPO / "README.md").read_text()
+    code = readme.split("<!-- example:channels -->")[1].split("```python")[1].split("```")[0]
+    assert len(code.strip().splitlines()) <= 14
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo_copy, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "sum rate" in out.stdout
 
     # nothing changed: nothing runs (its time is measured by scripts/bench_pipeline.py)
     second = _dvc(repo_copy, "repro")

@@ -22,8 +22,9 @@ import xarray as xr
 
 
 def load_channels(path: str | os.PathLike) -> xr.Dataset:
-    """Open ``channels.nc`` lazily; adds the complex variable ``a`` (time, ue, tx, rx_ant, tx_ant, path)."""
-    ds = xr.open_dataset(path, engine="netcdf4", chunks={})
+    """Open ``channels.nc`` lazily (values are read on access, one time-slot chunk at a time);
+    adds the complex variable ``a`` (time, ue, tx, rx_ant, tx_ant, path), computed on access."""
+    ds = xr.open_dataset(path, engine="netcdf4")
     if "a_real" in ds and "a_imag" in ds:
         ds["a"] = ds["a_real"] + 1j * ds["a_imag"]
     return ds

@@ -1,0 +1,150 @@
+"""Path solving: batched receivers, Doppler, the far-field path hook and the move to the satellite."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pytest
+
+from pipeline.radio import raypaths
+from pipeline.radio.farfield import LaunchArea, proxy_position
+from pipeline.radio.link import free_space_path_gain, lin_to_db
+from pipeline.radio.raypaths import (
+    add_receivers, aimed_candidates, check_path_solver_hook, clear_devices, proxy_paths_to_satellite, solve)
+from pipeline.radio.tracing import load_rt_scene
+from pipeline.runtime import import_sionna_rt
+
+C = 299_792_458.0
+FREQ = 3.5e9
+
+
+def test_path_hook_present_and_checked(monkeypatch):
+    check_path_solver_hook()
+    from sionna.rt.path_solvers import sb_candidate_generator as gen
+
+    monkeypatch.delattr(gen, "spawn_ray_from_sources")
+    with pytest.raises(RuntimeError, match="far-field path hook broken"):
+        check_path_solver_hook()
+
+
+def _empty_scene():
+    rt = import_sionna_rt()
+    scene = rt.load_scene()
+    scene.frequency = FREQ
+    scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
+    scene.rx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="VH")
+    return rt, scene
+
+
+def test_doppler_of_a_satellite_and_a_car_matches_radial_velocities():
+    import mitsuba as mi
+
+    rt, scene = _empty_scene()
+    u = np.array([0.3, -0.5, 0.81])
+    u /= np.linalg.norm(u)
+    v_sat = np.array([-5200.0, 4100.0, 2500.0])  # m/s, ENU
+    proxy = proxy_position(u, (0.0, 0.0), 50e3)
+    scene.add(rt.Transmitter("sat", position=mi.Point3f(*map(float, proxy)), velocity=mi.Vector3f(*map(float, v_sat))))
+    v_car = np.array([8.0, 6.0, 0.0])
+    add_receivers(scene, np.array([[0.0, 0.0, 1.5], [20.0, 0.0, 1.5]]), np.array([[0, 0, 0], v_car]), ["still", "car"],
+                  (0.0, 0.0, 0.0))
+    ps = solve(scene, samples_per_src=1000, max_depth=0, diffraction=False, seed=1)
+    lam = C / FREQ
+    range_rate = v_sat @ u  # d|s - o|/dt for a ground point o
+    expected_still = -range_rate / lam
+    to_sat_car = proxy - np.array([20.0, 0.0, 1.5])
+    to_sat_car /= np.linalg.norm(to_sat_car)
+    expected_car = (-(v_sat @ to_sat_car) + v_car @ to_sat_car) / lam  # approaching the satellite raises f
+    assert ps.los[0, 0].any() and ps.los[1, 0].any()
+    assert float(ps.doppler[0, 0][ps.los[0, 0]][0]) == pytest.approx(expected_still, rel=1e-4)
+    assert float(ps.doppler[1, 0][ps.los[1, 0]][0]) == pytest.approx(expected_car, rel=1e-4)
+    assert expected_still > 0 if range_rate < 0 else expected_still < 0
+
+
+def test_proxy_paths_move_to_the_true_slant_range():
+    import mitsuba as mi
+
+    rt, scene = _empty_scene()
+    u = np.array([0.0, 0.6, 0.8])
+    proxy = proxy_position(u, (0.0, 0.0), 50e3)
+    scene.add(rt.Transmitter("sat", position=mi.Point3f(*map(float, proxy))))
+    rx = np.array([[10.0, -30.0, 1.5]])
+    add_receivers(scene, rx, np.zeros((1, 3)), ["ue"], (0.0, 0.0, 0.0))
+    ps = solve(scene, samples_per_src=1000, max_depth=0, diffraction=False, seed=1)
+    sat = 882.3e3 * u
+    proxy_paths_to_satellite(ps, proxy, sat, FREQ, 0)
+    d_true = float(np.linalg.norm(sat - rx[0]))
+    los = ps.los[0, 0]
+    assert ps.tau[0, 0][los][0] * C == pytest.approx(d_true, rel=1e-6)
+    power = float((np.abs(ps.a[0, :, 0, :, :][..., los]) ** 2).sum())
+    assert lin_to_db(power) == pytest.approx(lin_to_db(free_space_path_gain(d_true, FREQ)), abs=0.01)
+
+
+@pytest.mark.slow
+def test_batched_receivers_equal_one_by_one(helsinki):
+    """Sionna users reported batched receivers changing channels: here they must not."""
+    import mitsuba as mi
+
+    rt = import_sionna_rt()
+    scene = load_rt_scene(helsinki.scene_xml, FREQ)
+    scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="stin_f1336", polarization="V",
+                                    g0_dbi=16.0, phi_3db_deg=65.0)
+    scene.rx_array = rt.PlanarArray(num_rows=2, num_cols=2, pattern="stin_element", polarization="VH",
+                                    g_max_dbi=6.0, theta_3db_deg=65.0, phi_3db_deg=65.0)
+    site = gpd.read_file(helsinki.sites_geojson).iloc[4]
+    rng = np.random.default_rng(3)
+    pts = np.column_stack([site.x_m + rng.uniform(-250, 250, 6), site.y_m + rng.uniform(-250, 250, 6), np.full(6, 1.5)])
+    vel = np.column_stack([rng.uniform(-10, 10, 6), rng.uniform(-10, 10, 6), np.zeros(6)])
+
+    def run(sel):
+        clear_devices(scene)
+        scene.add(rt.Transmitter("bs", position=mi.Point3f(float(site.x_m), float(site.y_m), float(site.z_m)),
+                                 orientation=mi.Point3f(0.3, 0.1, 0.0)))
+        add_receivers(scene, pts[sel], vel[sel], [f"ue{i}" for i in sel], (0.0, -math.pi / 2, 0.0))
+        return solve(scene, samples_per_src=100_000, max_depth=3, diffraction=True, seed=9)
+
+    batch = run(list(range(6)))
+    found = 0
+    for i in range(6):
+        one = run([i])
+        nb, no = batch.valid[i, 0], one.valid[0, 0]
+        assert nb.sum() == no.sum()
+        found += int(no.sum())
+        order_b, order_o = np.argsort(batch.tau[i, 0][nb]), np.argsort(one.tau[0, 0][no])
+        np.testing.assert_allclose(batch.tau[i, 0][nb][order_b], one.tau[0, 0][no][order_o], rtol=1e-6)
+        ab = batch.a[i][:, 0][..., nb][..., order_b]
+        ao = one.a[0][:, 0][..., no][..., order_o]
+        np.testing.assert_allclose(ab, ao, rtol=1e-4, atol=1e-12)
+        np.testing.assert_allclose(batch.doppler[i, 0][nb][order_b], one.doppler[0, 0][no][order_o], rtol=1e-4, atol=1e-3)
+    assert found > 6  # the check compared real multipath, not empty sets
+
+
+@pytest.mark.slow
+def test_far_field_path_solver_finds_more_satellite_paths_than_naive(helsinki):
+    import mitsuba as mi
+
+    rt = import_sionna_rt()
+    scene = load_rt_scene(helsinki.scene_xml, FREQ)
+    scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
+    scene.rx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="VH")
+    u = np.array([0.25, -0.55, 0.8])
+    u /= np.linalg.norm(u)
+    proxy = proxy_position(u, (0.0, 0.0), 50e3)
+    scene.add(rt.Transmitter("sat", position=mi.Point3f(*map(float, proxy))))
+    import shapely
+
+    rng = np.random.default_rng(5)
+    pts = np.column_stack([rng.uniform(-400, 400, 120), rng.uniform(-700, 700, 120), np.full(120, 1.5)])
+    footprints = shapely.union_all(gpd.read_file(helsinki.buildings_local).geometry.to_numpy())
+    pts = pts[~shapely.contains_xy(footprints, pts[:, 0], pts[:, 1])][:40]  # street-level points only
+    add_receivers(scene, pts, np.zeros_like(pts), [f"p{i}" for i in range(len(pts))], (0.0, 0.0, 0.0))
+    with aimed_candidates(LaunchArea(-520, -850, 520, 840, 1.5).grown(20)):
+        far = solve(scene, samples_per_src=300_000, max_depth=3, diffraction=True, seed=1)
+    naive = solve(scene, samples_per_src=300_000, max_depth=3, diffraction=True, seed=1)
+    assert far.num_paths.mean() > 2 * naive.num_paths.mean()
+    nlos = ~far.los[:, 0].any(-1)
+    assert (far.num_paths[nlos, 0] > 0).mean() > 0.5  # shadowed points still get reflections/diffraction
+    assert (naive.num_paths[nlos, 0] > 0).mean() < (far.num_paths[nlos, 0] > 0).mean()
+    assert raypaths.SPEED_OF_LIGHT_M_S == C
