@@ -93,11 +93,11 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     assert second.returncode == 0
     assert "Running stage" not in second.stdout and "up to date" in second.stdout
 
-    # a transmit power reruns the CINR stage only: no ray is traced again
+    # a transmit power reruns the stages that use powers (CINR maps, channels) and traces no ray again
     params = yaml.safe_load((repo_copy / "params.yaml").read_text())
     params["link"]["bs_tx_power_dbm"] = 40.0
     (repo_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     third = _dvc(repo_copy, "repro")
     assert third.returncode == 0, third.stderr[-2000:]
     ran = {line.split("'")[1] for line in third.stdout.splitlines() if line.startswith("Running stage")}
-    assert ran == {"heatmaps"}
+    assert ran == {"heatmaps", "channels"}
