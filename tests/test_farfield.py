@@ -85,3 +85,16 @@ def test_buildings_shadow_the_satellite_in_helsinki(helsinki):
     assert np.median(rel[nlos_street]) < -10  # shadowed by buildings
     assert (gain[nlos_street] > 0).mean() > 0.5  # yet reached by reflections / diffraction
     assert np.median(np.abs(rel[outdoor & los])) < 1.5  # LoS plus a weak ground reflection
+
+
+def test_same_seed_same_map():
+    scene = _ground_scene(3.5e9, 120.0, "medium_dry_ground")
+    grid = MapGrid.covering((-60, -60, 60, 60), 10.0, 1.5)
+    d = direction_enu(35.0, 80.0)
+
+    def run(seed):
+        return trace_satellite_maps(scene, d[None], np.array([1e6]), grid, samples=200_000, max_depth=1,
+                                    diffraction=False, seed=seed, proxy_distance_m=50e3, launch_margin_m=5.0)
+
+    first = run(7)
+    np.testing.assert_array_equal(first, run(7))

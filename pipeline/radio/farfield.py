@@ -27,7 +27,6 @@ position s instead of the proxy p, per cell c.
 from __future__ import annotations
 
 import inspect
-import math
 import sys
 from dataclasses import dataclass
 
@@ -171,14 +170,13 @@ def proxy_to_satellite_gain(gain_proxy: np.ndarray, cell_xyz: np.ndarray, proxy_
     return gain_proxy * (r_proxy / r_sat) ** 2
 
 
-def first_hits_inside(scene, origins: mi.Point3f, directions: mi.Vector3f,
+def first_hits_inside(scene, origins: mi.Point3f, directions: mi.Vector3f,  # noqa: ANN001
                       bounds: tuple[float, float, float, float]) -> float:
     """Share of rays whose first intersection with the scene lies inside ``bounds`` (x0, y0, x1, y1)."""
-    ray = mi.Ray3f(o=origins, d=directions)
-    si = scene.mi_scene.ray_intersect(ray)
+    si = scene.mi_scene.ray_intersect(mi.Ray3f(o=origins, d=directions))
     x0, y0, x1, y1 = bounds
     inside = si.is_valid() & (si.p.x >= x0) & (si.p.x <= x1) & (si.p.y >= y0) & (si.p.y <= y1)
-    return float(dr.count(inside)[0] if hasattr(dr.count(inside), "__getitem__") else dr.count(inside)) / dr.width(ray.d)
+    return float(np.asarray(inside.numpy()).mean())
 
 
 def ray_efficiency(scene, proxy_xyz: np.ndarray, launch: LaunchArea, map_bounds: tuple[float, float, float, float],
@@ -199,8 +197,4 @@ def ray_efficiency(scene, proxy_xyz: np.ndarray, launch: LaunchArea, map_bounds:
 def solid_angle_check(launch: LaunchArea, proxy_xyz: np.ndarray, n_rays: int) -> float:
     """Sum of the per-ray solid angles (should equal the area's solid angle seen from the proxy)."""
     _, solid_angle = spawn_toward_area(launch, n_rays, mi.Point3f(*[float(v) for v in proxy_xyz]))
-    return float(dr.sum(solid_angle)[0] if hasattr(dr.sum(solid_angle), "__getitem__") else dr.sum(solid_angle))
-
-
-__all__ = ["FarFieldRadioMapSolver", "LaunchArea", "check_hooks", "proxy_position",
-           "proxy_to_satellite_gain", "ray_efficiency", "solid_angle_check", "spawn_toward_area", "math"]
+    return float(np.asarray(solid_angle.numpy(), dtype=np.float64).sum())

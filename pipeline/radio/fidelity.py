@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 
 from pipeline.radio.link import free_space_path_gain, lin_to_db
-from pipeline.radio.tracing import MapGrid, _clear_transmitters, _solve, trace_satellite_maps
+from pipeline.radio.tracing import MapGrid, clear_devices, solve_radio_map, trace_satellite_maps
 from pipeline.runtime import import_sionna_rt
 
 EPS0_F_M = 8.8541878128e-12  # vacuum permittivity (CODATA 2018)
@@ -92,7 +92,7 @@ def free_space_checks(freq_hz: float, tx_height_m: float, rx_height_m: float, *,
         scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
         scene.rx_array = scene.tx_array
         scene.add(rt.Transmitter("tx", position=mi.Point3f(0.0, 0.0, tx_height_m)))
-        gain = _solve(rt.RadioMapSolver(), scene, grid, samples, max_depth=0 if name == "friis" else 1,
+        gain = solve_radio_map(rt.RadioMapSolver(), scene, grid, samples, max_depth=0 if name == "friis" else 1,
                       diffraction=False, seed=seed)[0]
         if name == "friis":
             ref = free_space_path_gain(np.linalg.norm(centers - [0, 0, tx_height_m], axis=-1), freq_hz)
@@ -101,13 +101,13 @@ def free_space_checks(freq_hz: float, tx_height_m: float, rx_height_m: float, *,
         err = lin_to_db(gain[ring]) - lin_to_db(ref[ring])
         out[name] = {"median_abs_error_db": float(np.median(np.abs(err))), "mean_error_db": float(np.mean(err)),
                      "p90_abs_error_db": float(np.percentile(np.abs(err), 90)), "cells": int(ring.sum())}
-        _clear_transmitters(scene)
+        clear_devices(scene)
     return out
 
 
-def satellite_los_check(scene, grid: MapGrid, outdoor: np.ndarray, elevation_deg: float, azimuth_deg: float,
-                        slant_range_m: float, *, samples: int, proxy_distance_m: float, launch_margin_m: float,
-                        seed: int) -> dict[str, Any]:
+def satellite_los_check(scene, grid: MapGrid, outdoor: np.ndarray, elevation_deg: float, azimuth_deg: float,  # noqa: ANN001
+                        slant_range_m: float, *, freq_hz: float, samples: int, proxy_distance_m: float,
+                        launch_margin_m: float, seed: int) -> dict[str, Any]:
     """(b): far-field LoS-only map vs free space at the true per-cell slant range."""
     direction = direction_enu(elevation_deg, azimuth_deg)
     gain = trace_satellite_maps(scene, direction[None], np.array([slant_range_m]), grid, samples=samples, max_depth=0,
@@ -116,7 +116,7 @@ def satellite_los_check(scene, grid: MapGrid, outdoor: np.ndarray, elevation_deg
     los = los_mask(scene, grid.centers, direction) & outdoor & (gain > 0)
     center = np.array([np.mean(grid.x_m), np.mean(grid.y_m), 0.0])
     sat = center + slant_range_m * direction
-    ref = free_space_path_gain(np.linalg.norm(grid.centers - sat, axis=-1), float(scene.frequency[0]) if hasattr(scene.frequency, "__getitem__") else float(scene.frequency))
+    ref = free_space_path_gain(np.linalg.norm(grid.centers - sat, axis=-1), freq_hz)
     err = lin_to_db(gain[los]) - lin_to_db(ref[los])
     return {"median_abs_error_db": float(np.median(np.abs(err))), "mean_error_db": float(np.mean(err)),
             "p90_abs_error_db": float(np.percentile(np.abs(err), 90)), "los_cells": int(los.sum()),

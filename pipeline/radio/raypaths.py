@@ -21,7 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 import numpy as np
 
+from pipeline.radio.tracing import clear_devices
 from pipeline.runtime import import_sionna_rt
+
+__all__ = ["PathSet", "add_receivers", "aimed_candidates", "check_path_solver_hook", "clear_devices", "extract",
+           "proxy_paths_to_satellite", "solve"]
 
 SPEED_OF_LIGHT_M_S = 299_792_458.0
 
@@ -121,13 +125,6 @@ def proxy_paths_to_satellite(ps: PathSet, proxy_xyz: np.ndarray, sat_xyz: np.nda
     phase = np.exp(-2j * np.pi * freq_hz * delta / SPEED_OF_LIGHT_M_S)
     ps.a[:, :, tx_index] *= (ratio * phase)[:, None, None, :].astype(np.complex64)
     ps.tau[:, tx_index] = np.where(valid, new_length / SPEED_OF_LIGHT_M_S, ps.tau[:, tx_index])
-
-
-def clear_devices(scene) -> None:  # noqa: ANN001
-    for name in list(scene.transmitters):
-        scene.remove(name)
-    for name in list(scene.receivers):
-        scene.remove(name)
 
 
 def add_receivers(scene, positions: np.ndarray, velocities: np.ndarray, names: list[str],  # noqa: ANN001

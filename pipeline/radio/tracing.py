@@ -69,7 +69,7 @@ def load_rt_scene(scene_xml: Path, freq_hz: float):  # noqa: ANN201
     return scene
 
 
-def _solve(solver, scene, grid: MapGrid, samples: int, max_depth: int, diffraction: bool, seed: int,
+def solve_radio_map(solver, scene, grid: MapGrid, samples: int, max_depth: int, diffraction: bool, seed: int,
            **extra: Any) -> np.ndarray:
     import mitsuba as mi  # noqa: PLC0415
 
@@ -157,16 +157,16 @@ def trace_bs_maps(scene, sites: list[tuple[str, float, float, float]], bs: BsCon
     gains, names = [], []
     batches = [sites[i:i + batch_sites] for i in range(0, len(sites), batch_sites)]
     for batch in tqdm(batches, desc="ray tracing BS sectors", unit="batch", leave=False):
-        _clear_transmitters(scene)
+        clear_devices(scene)
         for site_id, x, y, z in batch:
             for k, bearing in enumerate(bs.sector_bearings_deg):
                 name = f"{site_id}-s{k}"
                 scene.add(rt.Transmitter(name, position=mi.Point3f(x, y, z),
                                          orientation=mi.Point3f(*bs.orientation(bearing))))
                 names.append(name)
-        gains.append(_solve(solver, scene, grid, samples_per_tx, max_depth, diffraction, seed,
+        gains.append(solve_radio_map(solver, scene, grid, samples_per_tx, max_depth, diffraction, seed,
                             precoding_vec=bs.precoding(scene)))
-    _clear_transmitters(scene)
+    clear_devices(scene)
     return np.concatenate(gains, axis=0), names
 
 
@@ -195,14 +195,15 @@ def trace_satellite_maps(scene, directions_enu: np.ndarray, slant_ranges_m: np.n
             raise StinError("a satellite below the horizon was passed to the ray tracer",
                             "select satellites above orbits.min_elevation_deg")
         proxy = proxy_position(directions_enu[i], center, proxy_distance_m)
-        _clear_transmitters(scene)
+        clear_devices(scene)
         scene.add(rt.Transmitter("sat", position=mi.Point3f(*[float(v) for v in proxy])))
-        g = _solve(solver, scene, grid, samples, max_depth, diffraction, seed, launch_area=launch)[0]
+        g = solve_radio_map(solver, scene, grid, samples, max_depth, diffraction, seed, launch_area=launch)[0]
         out[i] = proxy_to_satellite_gain(g, grid.centers, proxy, directions_enu[i], float(slant_ranges_m[i]), center)
-    _clear_transmitters(scene)
+    clear_devices(scene)
     return out
 
 
-def _clear_transmitters(scene) -> None:  # noqa: ANN001
-    for name in list(scene.transmitters):
+def clear_devices(scene) -> None:  # noqa: ANN001
+    """Remove every transmitter and receiver from the scene."""
+    for name in [*scene.transmitters, *scene.receivers]:
         scene.remove(name)

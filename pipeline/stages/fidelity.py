@@ -57,7 +57,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     el = number(fp, "check_elevation_deg", w)
     altitude = float(section(params, "orbits")["walker"]["altitude_m"])
     rng = float(slant_range_m(np.array(el), altitude))
-    sat = satellite_los_check(scene, grid, outdoor, el, 135.0, rng, samples=int(rtp["sat_samples"]),
+    sat = satellite_los_check(scene, grid, outdoor, el, 135.0, rng, freq_hz=freq, samples=int(rtp["sat_samples"]),
                               proxy_distance_m=float(rtp["proxy_distance_m"]),
                               launch_margin_m=float(rtp["launch_margin_m"]), seed=seed)
     center = ((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)

@@ -13,6 +13,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
+from pipeline.config import section
 from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import write_json
@@ -21,7 +22,6 @@ from pipeline.io.netcdf import read_netcdf, write_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.io.rasters import write_geotiff
 from pipeline.radio.cinr import LinkParams, compute_cinr
-from pipeline.config import section
 from pipeline.stages._common import run_stage
 
 
