@@ -97,4 +97,6 @@ def test_same_seed_same_map():
                                     diffraction=False, seed=seed, proxy_distance_m=50e3, launch_margin_m=5.0)
 
     first = run(7)
-    np.testing.assert_array_equal(first, run(7))
+    assert (first > 0).any()
+    # the same rays every time; only the order of Dr.Jit's parallel float32 scatter-adds may vary
+    np.testing.assert_allclose(first, run(7), rtol=1e-5, atol=0)
