@@ -35,7 +35,7 @@ def main() -> None:
         work = Path(tmp)
         for name in ("dvc.yaml", "params.yaml"):
             shutil.copy(REPO / name, work / name)
-        for name in ("maps", "pipeline"):
+        for name in ("maps", "routes", "pipeline"):
             shutil.copytree(REPO / name, work / name, ignore=shutil.ignore_patterns("__pycache__"))
         dvc(work, "init", "--no-scm", "-q")
         cold = dvc(work, "repro")
@@ -44,18 +44,19 @@ def main() -> None:
         timings = json.loads((work / "results" / city / "timings.json").read_text())
         scene = json.loads((work / "results" / city / "scene.json").read_text())
         radiomaps = json.loads((work / "results" / city / "radiomaps.json").read_text())
+        channels = json.loads((work / "results" / city / "channels.json").read_text())
         fidelity = json.loads((work / "results" / city / "fidelity.json").read_text())
     print(f"dvc repro from scratch:        {cold:6.2f} s")
     print(f"dvc repro, nothing changed:    {warm:6.2f} s")
     for stage, seconds in timings.items():
         print(f"  stage {stage:<22} {seconds:6.2f} s (inside the stage)")
-    tracer = radiomaps["raytracer_bs_s"] + radiomaps["raytracer_sat_s"]
+    tracer = radiomaps["raytracer_bs_s"] + radiomaps["raytracer_sat_s"] + channels["raytracer_seconds"]
     print(f"buildings + scene:             {timings['buildings'] + timings['scene']:6.2f} s")
     print(f"inside the ray tracer:         {tracer:6.2f} s ({radiomaps['n_bs_sectors']} BS sectors "
           f"{radiomaps['raytracer_bs_s']:.1f} s, {radiomaps['n_sat_maps']} satellite maps "
-          f"{radiomaps['raytracer_sat_s']:.1f} s)")
-    print(f"ray tracer share of the run:   {tracer / cold:6.1%} (of the radiomaps stage: "
-          f"{tracer / timings['radiomaps']:.1%})")
+          f"{radiomaps['raytracer_sat_s']:.1f} s, paths along routes {channels['raytracer_seconds']:.1f} s)")
+    print(f"ray tracer share of the run:   {tracer / cold:6.1%}; overhead around it "
+          f"{(cold - tracer) / tracer:.1%} of the tracing time")
     print(f"scene: {scene['n_buildings']} buildings, {scene['n_triangles']} triangles, "
           f"{scene['n_sites']} sites; grid {radiomaps['grid_cells']} cells")
     print(f"fidelity: Friis {fidelity['friis_error_db_median']} dB, two-ray {fidelity['two_ray_error_db_median']} dB, "
