@@ -1,0 +1,263 @@
+"""Max-sum-rate BS/LEO association of seed 003 (Sections II-B to IV-B; seed-math.md 1.4-1.9).
+
+Per slot t (the problem decouples over slots, seed-math 1.6), binary x[k, b] (UE k on BS
+cell b) and y[k, s] (UE k on satellite s):
+
+    (2) sum_b x[k, b] <= 1      (4) sum_s y[k, s] <= 1       (6) sum_b x + sum_s y >= 1
+    (3) sum_k x[k, b] + N_o^B[b] <= N_max^B   (5) sum_k y[k, s] + N_o^S[s] <= N_max^S
+
+Uniform power split: p_B[b] = P_B / D[b], D[b] = sum_k x[k, b] + N_o^B[b] (same for
+satellites with E[s]). Rates (7)-(11):
+
+    gamma_B[k, b] = p_B[b] h[k, b] / (I_S[k] + N),   gamma_S[k, s] = p_S[s] g[k, s] / (I_B[k] + N)
+    R[k] = sum_b x log2(1 + gamma_B) + sum_s y log2(1 + gamma_S)
+
+The cross-network interference is a documented switch (seed-math 1.5 could not recover it):
+``full_power`` (default) I_S[k] = sum_s P_S g[k, s] (a transmitter with N_o >= 1 users
+always radiates its full power), ``per_user`` I_S[k] = sum_s p_S[s] g[k, s].
+Every algorithm's answer is scored by :func:`evaluate`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+INTERFERENCE_MODELS = ("full_power", "per_user")
+
+
+class InfeasibleError(ValueError):
+    """No association satisfies the capacity and at-least-one-link constraints."""
+
+
+@dataclass(frozen=True)
+class SlotProblem:
+    """One slot of the link-selection problem (linear gains, powers in W)."""
+
+    h: np.ndarray  # (K, B) BS-cell gains
+    g: np.ndarray  # (K, S) satellite gains
+    p_bs_w: float
+    p_sat_w: float
+    noise_w: float
+    cap_bs: int
+    cap_sat: int
+    other_bs: np.ndarray = field(default=None)  # (B,) users outside the study
+    other_sat: np.ndarray = field(default=None)  # (S,)
+    interference: str = "full_power"
+
+    def __post_init__(self) -> None:
+        if self.interference not in INTERFERENCE_MODELS:
+            raise ValueError(f"interference must be one of {INTERFERENCE_MODELS}")
+        if self.other_bs is None:
+            object.__setattr__(self, "other_bs", np.zeros(self.h.shape[1], int))
+        if self.other_sat is None:
+            object.__setattr__(self, "other_sat", np.zeros(self.g.shape[1], int))
+
+    @property
+    def n_ue(self) -> int:
+        return self.h.shape[0]
+
+    @property
+    def free_bs(self) -> np.ndarray:
+        return np.maximum(self.cap_bs - np.asarray(self.other_bs), 0)
+
+    @property
+    def free_sat(self) -> np.ndarray:
+        return np.maximum(self.cap_sat - np.asarray(self.other_sat), 0)
+
+    def check_feasible(self) -> None:
+        """Raise :class:`InfeasibleError` if the UEs cannot all get a link."""
+        usable = int(self.free_bs.sum() + self.free_sat.sum())
+        if usable < self.n_ue:
+            raise InfeasibleError(f"{self.n_ue} UEs but only {usable} free links (capacities minus other users); "
+                                  "raise N_max or lower the other users")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Exact score of one association."""
+
+    rates: np.ndarray  # (K,) bit/s/Hz
+    sum_rate: float
+    feasible: bool
+    violations: list[str]
+    sinr_bs: np.ndarray  # (K, B) SINR of each potential BS link under this association's loads
+    sinr_sat: np.ndarray  # (K, S)
+
+
+def evaluate(p: SlotProblem, x: np.ndarray, y: np.ndarray) -> Evaluation:
+    """Rates, sum rate and constraint check of a binary association (x: K x B, y: K x S)."""
+    x = np.asarray(x, float).round()
+    y = np.asarray(y, float).round()
+    d = x.sum(0) + p.other_bs
+    e = y.sum(0) + p.other_sat
+    pb = p.p_bs_w / np.maximum(d, 1)
+    ps = p.p_sat_w / np.maximum(e, 1)
+    if p.interference == "full_power":
+        i_sat = (p.p_sat_w * p.g).sum(1)
+        i_bs = (p.p_bs_w * p.h).sum(1)
+    else:
+        i_sat = (ps * p.g).sum(1)
+        i_bs = (pb * p.h).sum(1)
+    sinr_bs = pb * p.h / (i_sat + p.noise_w)[:, None]
+    sinr_sat = ps * p.g / (i_bs + p.noise_w)[:, None]
+    rates = (x * np.log2(1 + sinr_bs)).sum(1) + (y * np.log2(1 + sinr_sat)).sum(1)
+    v = []
+    if (x.sum(1) > 1).any():
+        v.append("a UE on more than one BS (2)")
+    if (y.sum(1) > 1).any():
+        v.append("a UE on more than one satellite (4)")
+    if (d > p.cap_bs).any():
+        v.append("BS capacity exceeded (3)")
+    if (e > p.cap_sat).any():
+        v.append("satellite capacity exceeded (5)")
+    if ((x.sum(1) + y.sum(1)) < 1).any():
+        v.append("a UE without any link (6)")
+    return Evaluation(rates, float(rates.sum()), not v, v, sinr_bs, sinr_sat)
+
+
+# ------------------------------------------------------------------ exact optimum (MILP)
+def _link_rates(p: SlotProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Rates r_B[k, b, n] and r_S[k, s, n] when the node serves n users in total (full-power interference)."""
+    if p.interference != "full_power":
+        raise ValueError("the load-level MILP is exact for interference='full_power' only; "
+                         "use brute_force for per_user on small instances")
+    i_sat = (p.p_sat_w * p.g).sum(1)
+    i_bs = (p.p_bs_w * p.h).sum(1)
+    n_b = np.arange(1, p.cap_bs + 1)
+    n_s = np.arange(1, p.cap_sat + 1)
+    r_b = np.log2(1 + p.p_bs_w * p.h[:, :, None] / (n_b[None, None, :] * (i_sat + p.noise_w)[:, None, None]))
+    r_s = np.log2(1 + p.p_sat_w * p.g[:, :, None] / (n_s[None, None, :] * (i_bs + p.noise_w)[:, None, None]))
+    return r_b, r_s
+
+
+def solve_exact(p: SlotProblem, time_limit_s: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
+    """Exact optimum by a mixed-integer linear model solved with HiGHS (scipy.optimize.milp).
+
+    With full-power interference a link's rate depends only on its node's load n, so the
+    model picks one load level z[b, n] per node (sum_n n z[b, n] = sum_k x[k, b] + N_o[b]) and
+    earns r[k, b, n] through w[k, b, n] <= min(x[k, b], z[b, n]) (rates are >= 0, so w takes
+    the minimum at the optimum).
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp  # noqa: PLC0415
+    from scipy.sparse import lil_matrix  # noqa: PLC0415
+
+    p.check_feasible()
+    k, nb, ns = p.n_ue, p.h.shape[1], p.g.shape[1]
+    r_b, r_s = _link_rates(p)
+    lb, ls = p.cap_bs, p.cap_sat
+    # variable layout: x[k,b], y[k,s], zb[b,n], zs[s,n], wb[k,b,n], ws[k,s,n]
+    sizes = [(k, nb), (k, ns), (nb, lb), (ns, ls), (k, nb, lb), (k, ns, ls)]
+    starts = np.cumsum([0] + [int(np.prod(sz)) for sz in sizes])
+    ix, iy, izb, izs, iwb, iws = (starts[i] + np.arange(int(np.prod(sz))).reshape(sz) for i, sz in enumerate(sizes))
+    n_var = int(starts[-1])
+    c = np.zeros(n_var)
+    c[iwb.ravel()] = -r_b.ravel()
+    c[iws.ravel()] = -r_s.ravel()
+    rows, lo, hi = [], [], []
+
+    def add(coeffs: dict[int, float], low: float, high: float) -> None:
+        rows.append(coeffs)
+        lo.append(low)
+        hi.append(high)
+
+    for kk in range(k):
+        add({int(i): 1.0 for i in ix[kk]}, -np.inf, 1.0)  # (2)
+        add({int(i): 1.0 for i in iy[kk]}, -np.inf, 1.0)  # (4)
+        add({**{int(i): 1.0 for i in ix[kk]}, **{int(i): 1.0 for i in iy[kk]}}, 1.0, np.inf)  # (6)
+    for idx_x, idx_z, idx_w, other, cap, n_nodes in ((ix, izb, iwb, p.other_bs, lb, nb), (iy, izs, iws, p.other_sat, ls, ns)):
+        for j in range(n_nodes):
+            # load level: sum_n z = 1 if the node has any user (N_o counts), and sum_n n z = load
+            coeffs = {int(i): -float(n + 1) for n, i in enumerate(idx_z[j])}
+            coeffs.update({int(i): 1.0 for i in idx_x[:, j]})
+            add(coeffs, -float(other[j]), -float(other[j]))
+            add({int(i): 1.0 for i in idx_z[j]}, 0.0, 1.0)
+            for kk in range(k):
+                for n in range(cap):
+                    add({int(idx_w[kk, j, n]): 1.0, int(idx_x[kk, j]): -1.0}, -np.inf, 0.0)
+                    add({int(idx_w[kk, j, n]): 1.0, int(idx_z[j, n]): -1.0}, -np.inf, 0.0)
+    a = lil_matrix((len(rows), n_var))
+    for r, coeffs in enumerate(rows):
+        for col, val in coeffs.items():
+            a[r, col] = val
+    res = milp(c, constraints=LinearConstraint(a.tocsr(), lo, hi), integrality=np.ones(n_var),
+               bounds=Bounds(0, 1), options={"time_limit": time_limit_s, "disp": False})
+    if res.status == 2:
+        raise InfeasibleError("HiGHS proved the slot infeasible")
+    if res.x is None or res.status not in (0,):
+        raise RuntimeError(f"HiGHS did not reach a proven optimum ({res.message})")
+    sol = res.x.round()
+    return sol[ix].astype(bool), sol[iy].astype(bool)
+
+
+def brute_force(p: SlotProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Exhaustive search over every association (tiny instances; any interference model)."""
+    import itertools  # noqa: PLC0415
+
+    p.check_feasible()
+    k, nb, ns = p.n_ue, p.h.shape[1], p.g.shape[1]
+    choices = [(b, s) for b in range(-1, nb) for s in range(-1, ns) if (b, s) != (-1, -1)]
+    if len(choices) ** k > 2_000_000:
+        raise ValueError("instance too large for brute force")
+    best, best_xy = -math.inf, None
+    for combo in itertools.product(choices, repeat=k):
+        x = np.zeros((k, nb), bool)
+        y = np.zeros((k, ns), bool)
+        for kk, (b, s) in enumerate(combo):
+            if b >= 0:
+                x[kk, b] = True
+            if s >= 0:
+                y[kk, s] = True
+        ev = evaluate(p, x, y)
+        if ev.feasible and ev.sum_rate > best:
+            best, best_xy = ev.sum_rate, (x, y)
+    if best_xy is None:
+        raise InfeasibleError("no feasible association")
+    return best_xy
+
+
+# ------------------------------------------------------------------ greedy (seed 003 Algorithm 2)
+def solve_greedy(p: SlotProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Seed 003 Algorithm 2 as reconstructed in seed-math 1.9.
+
+    Loads start at N_o. UEs are visited in descending order of their best channel gain; each
+    takes the strongest BS with free capacity (``sort(H(:,k,t),'descend')``) and then the
+    strongest satellite with free capacity (dual connectivity when capacity permits).
+    A UE left without any link makes the instance infeasible for greedy.
+    """
+    p.check_feasible()
+    k, nb, ns = p.n_ue, p.h.shape[1], p.g.shape[1]
+    load_b = np.asarray(p.other_bs, int).copy()
+    load_s = np.asarray(p.other_sat, int).copy()
+    x = np.zeros((k, nb), bool)
+    y = np.zeros((k, ns), bool)
+    # compare BS and satellite links on received SNR so that the two gain scales are comparable
+    best = np.maximum((p.p_bs_w * p.h).max(1, initial=0.0), (p.p_sat_w * p.g).max(1, initial=0.0))
+    for kk in np.argsort(-best, kind="stable"):
+        for b in np.argsort(-p.h[kk], kind="stable"):
+            if load_b[b] < p.cap_bs and p.h[kk, b] > 0:
+                x[kk, b] = True
+                load_b[b] += 1
+                break
+        for s in np.argsort(-p.g[kk], kind="stable"):
+            if load_s[s] < p.cap_sat and p.g[kk, s] > 0:
+                y[kk, s] = True
+                load_s[s] += 1
+                break
+    if not (x.any(1) | y.any(1)).all():
+        raise InfeasibleError("greedy left a UE without a link (capacities exhausted by stronger UEs)")
+    return x, y
+
+
+def random_instance(rng: np.random.Generator, k: int, nb: int, ns: int, *, cap_bs: int = 4, cap_sat: int = 6,
+                    other_bs: int = 1, other_sat: int = 2, interference: str = "full_power") -> SlotProblem:
+    """Random slot in the ranges of seed-math 1.10: h in 10^[-12, -8], g in 10^[-17, -15],
+    P_B = 40 dBm, P_S = 30 dBW, 20 MHz, NF 7 dB, T_ant 290 K."""
+    from pipeline.radio.link import noise_power_w  # noqa: PLC0415
+
+    return SlotProblem(h=10 ** rng.uniform(-12, -8, (k, nb)), g=10 ** rng.uniform(-17, -15, (k, ns)),
+                       p_bs_w=10.0, p_sat_w=1000.0, noise_w=noise_power_w(20e6, 7.0, 290.0),
+                       cap_bs=cap_bs, cap_sat=cap_sat, other_bs=np.full(nb, other_bs),
+                       other_sat=np.full(ns, other_sat), interference=interference)

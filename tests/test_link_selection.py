@@ -1,0 +1,63 @@
+"""Link selection: the evaluator, the exact MILP against brute force, greedy never above optimum."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pipeline.solvers.link_selection import (
+    InfeasibleError, SlotProblem, brute_force, evaluate, random_instance, solve_exact, solve_greedy)
+
+
+def test_evaluator_closed_form():
+    p = SlotProblem(h=np.array([[1e-9, 1e-10], [2e-9, 0.0]]), g=np.array([[1e-16], [3e-16]]), p_bs_w=10.0,
+                    p_sat_w=100.0, noise_w=1e-13, cap_bs=3, cap_sat=5, other_bs=np.array([1, 0]),
+                    other_sat=np.array([2]))
+    x = np.array([[1, 0], [1, 0]], bool)
+    y = np.array([[0], [1]], bool)
+    ev = evaluate(p, x, y)
+    assert ev.feasible
+    i_sat = 100.0 * np.array([1e-16, 3e-16])
+    i_bs = 10.0 * np.array([1.1e-9, 2e-9])
+    r0 = math.log2(1 + (10.0 / 3) * 1e-9 / (i_sat[0] + 1e-13))
+    r1 = math.log2(1 + (10.0 / 3) * 2e-9 / (i_sat[1] + 1e-13)) + math.log2(1 + (100.0 / 3) * 3e-16 / (i_bs[1] + 1e-13))
+    assert ev.rates == pytest.approx([r0, r1])
+
+
+def test_evaluator_flags_every_violation():
+    p = random_instance(np.random.default_rng(0), 3, 2, 1, cap_bs=2, other_bs=1)
+    x = np.array([[1, 1], [1, 0], [0, 0]], bool)
+    y = np.zeros((3, 1), bool)
+    v = evaluate(p, x, y).violations
+    assert any("(2)" in s for s in v) and any("(3)" in s for s in v) and any("(6)" in s for s in v)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_milp_equals_brute_force_and_greedy_is_never_better(seed):
+    rng = np.random.default_rng(seed)
+    p = random_instance(rng, 4, 2, 2)
+    xo, yo = solve_exact(p)
+    opt = evaluate(p, xo, yo)
+    xb, yb = brute_force(p)
+    assert opt.feasible
+    assert opt.sum_rate == pytest.approx(evaluate(p, xb, yb).sum_rate, rel=1e-6)
+    greedy = evaluate(p, *solve_greedy(p))
+    assert greedy.feasible and greedy.sum_rate <= opt.sum_rate + 1e-9
+
+
+def test_per_user_interference_needs_brute_force():
+    p = random_instance(np.random.default_rng(1), 3, 2, 1, interference="per_user")
+    with pytest.raises(ValueError, match="full_power"):
+        solve_exact(p)
+    x, y = brute_force(p)
+    assert evaluate(p, x, y).feasible
+
+
+def test_infeasible_capacities_are_reported():
+    p = random_instance(np.random.default_rng(2), 6, 1, 1, cap_bs=2, cap_sat=3, other_bs=1, other_sat=1)
+    with pytest.raises(InfeasibleError, match="free links"):
+        solve_exact(p)
+    with pytest.raises(InfeasibleError):
+        solve_greedy(p)
