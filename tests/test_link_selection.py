@@ -61,3 +61,28 @@ def test_infeasible_capacities_are_reported():
         solve_exact(p)
     with pytest.raises(InfeasibleError):
         solve_greedy(p)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sca_is_monotone_feasible_and_never_above_optimum(seed):
+    from pipeline.solvers.link_selection import solve_heuristic, solve_sca
+
+    p = random_instance(np.random.default_rng(seed), 4, 2, 2)
+    x, y, trace = solve_sca(p)
+    assert all(b >= a - 1e-6 * abs(a) for a, b in zip(trace.objective, trace.objective[1:]))  # (18) is an inner bound
+    sca = evaluate(p, x, y)
+    opt = evaluate(p, *solve_exact(p))
+    assert sca.feasible and sca.sum_rate <= opt.sum_rate + 1e-9
+    heur = evaluate(p, *solve_heuristic(p))
+    greedy = evaluate(p, *solve_greedy(p))
+    assert heur.feasible and greedy.sum_rate - 1e-9 <= heur.sum_rate <= opt.sum_rate + 1e-9
+
+
+def test_repair_fixes_overloads():
+    from pipeline.solvers.link_selection import repair
+
+    p = random_instance(np.random.default_rng(4), 5, 1, 1, cap_bs=3, cap_sat=8, other_bs=1, other_sat=1)
+    x = np.ones((5, 1), bool)
+    y = np.zeros((5, 1), bool)
+    xr, yr = repair(p, x, y)
+    assert evaluate(p, xr, yr).feasible

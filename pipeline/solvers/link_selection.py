@@ -261,3 +261,168 @@ def random_instance(rng: np.random.Generator, k: int, nb: int, ns: int, *, cap_b
                        p_bs_w=10.0, p_sat_w=1000.0, noise_w=noise_power_w(20e6, 7.0, 290.0),
                        cap_bs=cap_bs, cap_sat=cap_sat, other_bs=np.full(nb, other_bs),
                        other_sat=np.full(ns, other_sat), interference=interference)
+
+
+# ------------------------------------------------------------------ SCA (seed 003 Algorithm 1)
+@dataclass
+class ScaTrace:
+    """Relaxed objective per SCA iteration and the iteration count."""
+
+    objective: list[float]
+    iterations: int
+
+
+def _relaxed_sum_rate(p: SlotProblem, x: np.ndarray, y: np.ndarray) -> float:
+    """Sum rate of a fractional association with u = P h x^2 / D (exact for binary x)."""
+    d = x.sum(0) + p.other_bs
+    e = y.sum(0) + p.other_sat
+    if p.interference == "full_power":
+        v_b = (p.p_sat_w * p.g).sum(1) + p.noise_w
+        v_s = (p.p_bs_w * p.h).sum(1) + p.noise_w
+    else:
+        v_b = (p.p_sat_w * p.g / np.maximum(e, 1e-9)).sum(1) + p.noise_w
+        v_s = (p.p_bs_w * p.h / np.maximum(d, 1e-9)).sum(1) + p.noise_w
+    u_b = p.p_bs_w * p.h * x**2 / np.maximum(d, 1e-9)
+    u_s = p.p_sat_w * p.g * y**2 / np.maximum(e, 1e-9)
+    return float(np.log2(1 + u_b / v_b[:, None]).sum() + np.log2(1 + u_s / v_s[:, None]).sum())
+
+
+def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e-3, epsilon: float = 0.5,
+              solver: str = "CLARABEL") -> tuple[np.ndarray, np.ndarray, ScaTrace]:
+    """Seed 003 Algorithm 1 as reconstructed in seed-math 1.7-1.9 (cvxpy, exponential cone).
+
+    Relax x, y to [0, 1]; at iterate i solve the convex (18): maximise sum r subject to
+    r <= log2(v + u_lin) - log2(v) (17a), where u_lin is the tangent of the jointly convex
+    P h x^2 / D at the iterate (a global under-estimator, so the objective never decreases).
+    With full-power interference v is constant and the slack of (17b) is not needed. Stop when the relaxed
+    objective changes by less than ``tolerance``; round by (19)-(20) with threshold
+    ``epsilon`` and repair the capacities. Powers are normalised by the noise power.
+    """
+    import cvxpy as cp  # noqa: PLC0415
+
+    if p.interference != "full_power":
+        raise ValueError("solve_sca supports interference='full_power' (the per_user variant with the "
+                         "omega slack of (17b) is not implemented yet); use brute_force on small instances")
+    p.check_feasible()
+    k, nb, ns = p.n_ue, p.h.shape[1], p.g.shape[1]
+    n0 = p.noise_w
+    hb = p.p_bs_w * p.h / n0  # normalised received powers at full power
+    gs = p.p_sat_w * p.g / n0
+    ob, os_ = np.asarray(p.other_bs, float), np.asarray(p.other_sat, float)
+    xi = np.full((k, nb), 0.5 / max(nb, 1))
+    yi = np.full((k, ns), 0.5 / max(ns, 1))
+    x, y = cp.Variable((k, nb)), cp.Variable((k, ns))
+    rb, rs = cp.Variable((k, nb)), cp.Variable((k, ns))
+    trace = ScaTrace([], 0)
+    ln2 = math.log(2.0)
+    for it in range(max_iterations):
+        di = xi.sum(0) + ob
+        ei = yi.sum(0) + os_
+        d = cp.sum(x, axis=0) + ob
+        e = cp.sum(y, axis=0) + os_
+        # tangents of x^2 / D at (x_i, D_i): 2 x_i x / D_i - x_i^2 D / D_i^2
+        u_b = cp.multiply(hb, 2 * cp.multiply(xi / di, x) - cp.multiply(xi**2 / di**2, cp.vstack([d] * k)))
+        u_s = cp.multiply(gs, 2 * cp.multiply(yi / ei, y) - cp.multiply(yi**2 / ei**2, cp.vstack([e] * k)))
+        cons = [x >= 0, x <= 1, y >= 0, y <= 1, cp.sum(x, axis=1) <= 1, cp.sum(y, axis=1) <= 1,
+                cp.sum(x, axis=1) + cp.sum(y, axis=1) >= 1, d <= p.cap_bs, e <= p.cap_sat]
+        # full-power interference: v is a constant per UE, so (17b) and its slack omega drop out
+        v_b = gs.sum(1) + 1.0
+        v_s = hb.sum(1) + 1.0
+        cons += [rb <= (cp.log(u_b + v_b[:, None]) - np.log(v_b)[:, None]) / ln2,
+                 rs <= (cp.log(u_s + v_s[:, None]) - np.log(v_s)[:, None]) / ln2]
+        prob = cp.Problem(cp.Maximize(cp.sum(rb) + cp.sum(rs)), cons)
+        prob.solve(solver=solver)
+        if x.value is None:
+            raise RuntimeError(f"SCA subproblem failed at iteration {it} ({prob.status})")
+        xi = np.clip(x.value, 0, 1)
+        yi = np.clip(y.value, 0, 1)
+        trace.objective.append(_relaxed_sum_rate(p, xi, yi))
+        trace.iterations = it + 1
+        if it > 0 and abs(trace.objective[-1] - trace.objective[-2]) <= tolerance:
+            break
+    xr, yr = round_association(p, xi, yi, epsilon)
+    return xr, yr, trace
+
+
+def round_association(p: SlotProblem, xf: np.ndarray, yf: np.ndarray, epsilon: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """(19)-(20): each UE keeps its largest fractional BS and satellite entries if >= epsilon;
+    a UE left without a link keeps the larger of its two maxima; overloaded nodes drop their
+    weakest links (moving a UE that would be left alone to the best node with room)."""
+    k, nb, ns = p.n_ue, p.h.shape[1], p.g.shape[1]
+    x = np.zeros((k, nb), bool)
+    y = np.zeros((k, ns), bool)
+    bb, sb = xf.argmax(1), yf.argmax(1)
+    for kk in range(k):
+        if nb and xf[kk, bb[kk]] >= epsilon:
+            x[kk, bb[kk]] = True
+        if ns and yf[kk, sb[kk]] >= epsilon:
+            y[kk, sb[kk]] = True
+        if not (x[kk].any() or y[kk].any()):
+            if ns == 0 or (nb and xf[kk, bb[kk]] >= yf[kk, sb[kk]]):
+                x[kk, bb[kk]] = True
+            else:
+                y[kk, sb[kk]] = True
+    return repair(p, x, y)
+
+
+def repair(p: SlotProblem, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Make an association feasible: fix overloaded nodes, then give link-less UEs a free node."""
+    x, y = x.copy(), y.copy()
+    for assoc, gains, cap, other in ((x, p.h, p.cap_bs, p.other_bs), (y, p.g, p.cap_sat, p.other_sat)):
+        for j in range(assoc.shape[1]):
+            while assoc[:, j].sum() + other[j] > cap:
+                members = np.flatnonzero(assoc[:, j])
+                # drop first the weakest member that keeps another link
+                has_other = (x.sum(1) + y.sum(1))[members] > 1
+                pool = members[has_other] if has_other.any() else members
+                assoc[pool[np.argmin(gains[pool, j])], j] = False
+    load_b = x.sum(0) + p.other_bs
+    load_s = y.sum(0) + p.other_sat
+    for kk in np.flatnonzero(~(x.any(1) | y.any(1))):
+        cand_b = [(p.p_bs_w * p.h[kk, b], "b", b) for b in range(x.shape[1]) if load_b[b] < p.cap_bs]
+        cand_s = [(p.p_sat_w * p.g[kk, s], "s", s) for s in range(y.shape[1]) if load_s[s] < p.cap_sat]
+        if not cand_b + cand_s:
+            raise InfeasibleError("no free node left for a UE during repair")
+        _, kind, j = max(cand_b + cand_s)
+        if kind == "b":
+            x[kk, j] = True
+            load_b[j] += 1
+        else:
+            y[kk, j] = True
+            load_s[j] += 1
+    return x, y
+
+
+# ------------------------------------------------------------------ heuristic for large instances
+def local_search(p: SlotProblem, x: np.ndarray, y: np.ndarray, max_passes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """1-move local search: each UE tries every other BS / satellite (or dropping one of its
+    two links); a move is kept when :func:`evaluate`'s sum rate rises. Never worse than its start."""
+    x, y = x.copy(), y.copy()
+    best = evaluate(p, x, y).sum_rate
+    for _ in range(max_passes):
+        improved = False
+        for kk in range(p.n_ue):
+            for assoc in (x, y):
+                current = np.flatnonzero(assoc[kk])
+                options = [None, *range(assoc.shape[1])]
+                for target in options:
+                    if (target is None and not current.size) or (target is not None and current.size and target == current[0]):
+                        continue
+                    saved = assoc[kk].copy()
+                    assoc[kk] = False
+                    if target is not None:
+                        assoc[kk, target] = True
+                    ev = evaluate(p, x, y)
+                    if ev.feasible and ev.sum_rate > best + 1e-9:
+                        best, improved = ev.sum_rate, True
+                        current = np.flatnonzero(assoc[kk])
+                    else:
+                        assoc[kk] = saved
+        if not improved:
+            break
+    return x, y
+
+
+def solve_heuristic(p: SlotProblem, max_passes: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy followed by the 1-move local search (for instances too large for the exact model)."""
+    return local_search(p, *solve_greedy(p), max_passes=max_passes)
