@@ -296,7 +296,7 @@ def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e
     P h x^2 / D at the iterate (a global under-estimator, so the objective never decreases).
     With full-power interference v is constant and the slack of (17b) is not needed. Stop when the relaxed
     objective changes by less than ``tolerance``; round by (19)-(20) with threshold
-    ``epsilon`` and repair the capacities. Powers are normalised by the noise power.
+    ``epsilon`` and repair the capacities. Gains enter as SINRs at full power (well scaled).
     """
     import cvxpy as cp  # noqa: PLC0415
 
@@ -305,9 +305,9 @@ def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e
                          "omega slack of (17b) is not implemented yet); use brute_force on small instances")
     p.check_feasible()
     k, nb, ns = p.n_ue, p.h.shape[1], p.g.shape[1]
-    n0 = p.noise_w
-    hb = p.p_bs_w * p.h / n0  # normalised received powers at full power
-    gs = p.p_sat_w * p.g / n0
+    # per-link SINR at full power, a = P h / (I + N): the constant v of (17a) folded in (well scaled)
+    hb = p.p_bs_w * p.h / ((p.p_sat_w * p.g).sum(1) + p.noise_w)[:, None]
+    gs = p.p_sat_w * p.g / ((p.p_bs_w * p.h).sum(1) + p.noise_w)[:, None]
     ob, os_ = np.asarray(p.other_bs, float), np.asarray(p.other_sat, float)
     xi = np.full((k, nb), 0.5 / max(nb, 1))
     yi = np.full((k, ns), 0.5 / max(ns, 1))
@@ -326,10 +326,7 @@ def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e
         cons = [x >= 0, x <= 1, y >= 0, y <= 1, cp.sum(x, axis=1) <= 1, cp.sum(y, axis=1) <= 1,
                 cp.sum(x, axis=1) + cp.sum(y, axis=1) >= 1, d <= p.cap_bs, e <= p.cap_sat]
         # full-power interference: v is a constant per UE, so (17b) and its slack omega drop out
-        v_b = gs.sum(1) + 1.0
-        v_s = hb.sum(1) + 1.0
-        cons += [rb <= (cp.log(u_b + v_b[:, None]) - np.log(v_b)[:, None]) / ln2,
-                 rs <= (cp.log(u_s + v_s[:, None]) - np.log(v_s)[:, None]) / ln2]
+        cons += [rb <= cp.log(1 + u_b) / ln2, rs <= cp.log(1 + u_s) / ln2]
         prob = cp.Problem(cp.Maximize(cp.sum(rb) + cp.sum(rs)), cons)
         prob.solve(solver=solver)
         if x.value is None:
