@@ -112,7 +112,6 @@ def test_drjit_bessel_j1_matches_scipy():
 @pytest.mark.slow
 def test_sector_antenna_orientation_in_sionna_matches_closed_form():
     """A tilted, rotated F.1336 sector in an empty scene: radio map = Friis x closed-form gain."""
-    import mitsuba as mi
 
     from pipeline.radio.link import free_space_path_gain, lin_to_db
     from pipeline.radio.tracing import BsConfig, MapGrid, trace_bs_maps

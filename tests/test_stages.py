@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,7 +11,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import REPO, outputs_under, set_city, write_map
+from conftest import outputs_under, set_city, write_map
 from pipeline.io.paths import CityPaths
 from pipeline.stages import buildings as buildings_stage
 from pipeline.stages import scene as scene_stage

@@ -13,7 +13,7 @@ import xarray as xr
 from pipeline.config import number
 from pipeline.errors import StinError
 from pipeline.orbits.constellation import (
-    WalkerDelta, eci_to_ecef, gmst_rad, look_angles, select_serving, sgp4_states, tle_states)
+    WalkerDelta, eci_to_ecef, gmst_rad, look_angles, select_serving, tle_states)
 
 
 def parse_start(value: Any) -> datetime:
