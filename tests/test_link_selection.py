@@ -86,3 +86,16 @@ def test_repair_fixes_overloads():
     y = np.zeros((5, 1), bool)
     xr, yr = repair(p, x, y)
     assert evaluate(p, xr, yr).feasible
+
+
+def test_sca_falls_back_to_the_greedy_start_on_strong_links():
+    from pipeline.solvers.link_selection import solve_sca
+
+    p = random_instance(np.random.default_rng(2), 8, 12, 2)
+    p = SlotProblem(h=p.h * 1e4, g=p.g, p_bs_w=p.p_bs_w, p_sat_w=p.p_sat_w, noise_w=p.noise_w, cap_bs=p.cap_bs,
+                    cap_sat=p.cap_sat, other_bs=p.other_bs, other_sat=p.other_sat)  # strong BS links
+    x, y, trace = solve_sca(p)
+    assert trace.start.startswith("greedy")  # this instance defeats the uniform start
+    sca = evaluate(p, x, y)
+    assert sca.feasible and sca.sum_rate <= evaluate(p, *solve_exact(p)).sum_rate + 1e-9
+    assert sca.sum_rate >= evaluate(p, *solve_greedy(p)).sum_rate - 1e-6  # SCA only improves its start

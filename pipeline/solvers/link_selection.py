@@ -266,10 +266,11 @@ def random_instance(rng: np.random.Generator, k: int, nb: int, ns: int, *, cap_b
 # ------------------------------------------------------------------ SCA (seed 003 Algorithm 1)
 @dataclass
 class ScaTrace:
-    """Relaxed objective per SCA iteration and the iteration count."""
+    """Relaxed objective per SCA iteration, the iteration count and the starting point used."""
 
     objective: list[float]
     iterations: int
+    start: str = "uniform"
 
 
 def _relaxed_sum_rate(p: SlotProblem, x: np.ndarray, y: np.ndarray) -> float:
@@ -288,7 +289,8 @@ def _relaxed_sum_rate(p: SlotProblem, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e-3, epsilon: float = 0.5,
-              solver: str = "CLARABEL") -> tuple[np.ndarray, np.ndarray, ScaTrace]:
+              solver: str = "CLARABEL", start: tuple[np.ndarray, np.ndarray] | None = None,
+              ) -> tuple[np.ndarray, np.ndarray, ScaTrace]:
     """Seed 003 Algorithm 1 as reconstructed in seed-math 1.7-1.9 (cvxpy, exponential cone).
 
     Relax x, y to [0, 1]; at iterate i solve the convex (18): maximise sum r subject to
@@ -309,11 +311,14 @@ def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e
     hb = p.p_bs_w * p.h / ((p.p_sat_w * p.g).sum(1) + p.noise_w)[:, None]
     gs = p.p_sat_w * p.g / ((p.p_bs_w * p.h).sum(1) + p.noise_w)[:, None]
     ob, os_ = np.asarray(p.other_bs, float), np.asarray(p.other_sat, float)
-    xi = np.full((k, nb), 0.5 / max(nb, 1))
-    yi = np.full((k, ns), 0.5 / max(ns, 1))
+    trace = ScaTrace([], 0, "uniform" if start is None else "given")
+    if start is None:  # seed-math 1.9: x = 0.5 / |B|, y = 0.5 / |S|
+        xi = np.full((k, nb), 0.5 / max(nb, 1))
+        yi = np.full((k, ns), 0.5 / max(ns, 1))
+    else:
+        xi, yi = (np.asarray(v, float).copy() for v in start)
     x, y = cp.Variable((k, nb)), cp.Variable((k, ns))
     rb, rs = cp.Variable((k, nb)), cp.Variable((k, ns))
-    trace = ScaTrace([], 0)
     ln2 = math.log(2.0)
     for it in range(max_iterations):
         di = xi.sum(0) + ob
@@ -328,8 +333,18 @@ def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e
         # full-power interference: v is a constant per UE, so (17b) and its slack omega drop out
         cons += [rb <= cp.log(1 + u_b) / ln2, rs <= cp.log(1 + u_s) / ln2]
         prob = cp.Problem(cp.Maximize(cp.sum(rb) + cp.sum(rs)), cons)
-        prob.solve(solver=solver)
-        if x.value is None:
+        try:
+            prob.solve(solver=solver)
+        except cp.error.SolverError:
+            x.value = None
+        if x.value is None or prob.status not in ("optimal", "optimal_inaccurate"):
+            if it == 0 and start is None:
+                # strong links (SINR ~1e5) make log(1 + tangent) undefined near x = 0 from the
+                # uniform start; restart from the greedy association (documented fallback)
+                xs, ys, tr = solve_sca(p, max_iterations=max_iterations, tolerance=tolerance, epsilon=epsilon,
+                                       solver=solver, start=tuple(v.astype(float) for v in solve_greedy(p)))
+                tr.start = "greedy (uniform start failed)"
+                return xs, ys, tr
             raise RuntimeError(f"SCA subproblem failed at iteration {it} ({prob.status})")
         xi = np.clip(x.value, 0, 1)
         yi = np.clip(y.value, 0, 1)
