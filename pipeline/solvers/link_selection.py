@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -136,60 +137,84 @@ def _link_rates(p: SlotProblem) -> tuple[np.ndarray, np.ndarray]:
 def solve_exact(p: SlotProblem, time_limit_s: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
     """Exact optimum by a mixed-integer linear model solved with HiGHS (scipy.optimize.milp).
 
-    With full-power interference a link's rate depends only on its node's load n, so the
-    model picks one load level z[b, n] per node (sum_n n z[b, n] = sum_k x[k, b] + N_o[b]) and
-    earns r[k, b, n] through w[k, b, n] <= min(x[k, b], z[b, n]) (rates are >= 0, so w takes
-    the minimum at the optimum).
+    With full-power interference a link's rate depends only on its node's load n, so per
+    node j the model picks at most one load level z[j, n] (n counts the outside users too):
+
+        sum_k x[k, j] = sum_n (n - N_o[j]) z[j, n]
+        sum_n w[k, j, n] <= x[k, j],   sum_k w[k, j, n] <= (n - N_o[j]) z[j, n]
+
+    and earns r[k, j, n] w[k, j, n]. At an integer point only the chosen level has room, and
+    exactly the node's users fill it, so the objective is the sum rate. Links with zero gain
+    get no variable.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp  # noqa: PLC0415
-    from scipy.sparse import lil_matrix  # noqa: PLC0415
+    from scipy.sparse import coo_matrix  # noqa: PLC0415
 
     p.check_feasible()
     k, nb, ns = p.n_ue, p.h.shape[1], p.g.shape[1]
     r_b, r_s = _link_rates(p)
-    lb, ls = p.cap_bs, p.cap_sat
-    # variable layout: x[k,b], y[k,s], zb[b,n], zs[s,n], wb[k,b,n], ws[k,s,n]
-    sizes = [(k, nb), (k, ns), (nb, lb), (ns, ls), (k, nb, lb), (k, ns, ls)]
-    starts = np.cumsum([0] + [int(np.prod(sz)) for sz in sizes])
-    ix, iy, izb, izs, iwb, iws = (starts[i] + np.arange(int(np.prod(sz))).reshape(sz) for i, sz in enumerate(sizes))
-    n_var = int(starts[-1])
-    c = np.zeros(n_var)
-    c[iwb.ravel()] = -r_b.ravel()
-    c[iws.ravel()] = -r_s.ravel()
-    rows, lo, hi = [], [], []
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    cost: list[float] = []
 
-    def add(coeffs: dict[int, float], low: float, high: float) -> None:
-        rows.append(coeffs)
+    def new_vars(n: int, c: Any = 0.0) -> np.ndarray:
+        first = len(cost)
+        cost.extend(np.broadcast_to(np.asarray(c, float), (n,)).tolist())
+        return np.arange(first, first + n)
+
+    def add(idx: Any, coef: Any, low: float, high: float) -> None:
+        idx = np.atleast_1d(np.asarray(idx, int))
+        rows.extend([len(lo)] * idx.size)
+        cols.extend(idx.tolist())
+        vals.extend(np.broadcast_to(np.asarray(coef, float), idx.shape).tolist())
         lo.append(low)
         hi.append(high)
 
+    links_of_ue: list[list[int]] = [[] for _ in range(k)]
+    x_cols: list[tuple[str, int, int, int]] = []
+    for kind, gains, rates, cap, other in (("b", p.h, r_b, p.cap_bs, p.other_bs), ("s", p.g, r_s, p.cap_sat, p.other_sat)):
+        per_ue: list[list[int]] = [[] for _ in range(k)]
+        for j in range(gains.shape[1]):
+            users = np.flatnonzero(gains[:, j] > 0)
+            n_other = int(other[j])
+            if cap - n_other <= 0 or users.size == 0:
+                continue
+            levels = np.arange(n_other + 1, cap + 1)  # total loads with at least one study user
+            room = (levels - n_other).astype(float)
+            xv = new_vars(users.size)
+            zv = new_vars(levels.size)
+            w = new_vars(users.size * levels.size, -rates[users, j][:, levels - 1].ravel()).reshape(users.size, levels.size)
+            add(zv, 1.0, 0.0, 1.0)
+            add(np.concatenate([xv, zv]), np.concatenate([np.ones(users.size), -room]), 0.0, 0.0)
+            for a, col in enumerate(xv):
+                add(np.append(w[a], col), np.append(np.ones(levels.size), -1.0), -np.inf, 0.0)
+                per_ue[users[a]].append(int(col))
+                x_cols.append((kind, int(users[a]), j, int(col)))
+            for n in range(levels.size):
+                add(np.append(w[:, n], zv[n]), np.append(np.ones(users.size), -room[n]), -np.inf, 0.0)
+        for kk in range(k):
+            if per_ue[kk]:
+                add(per_ue[kk], 1.0, -np.inf, 1.0)  # (2) / (4)
+            links_of_ue[kk].extend(per_ue[kk])
     for kk in range(k):
-        add({int(i): 1.0 for i in ix[kk]}, -np.inf, 1.0)  # (2)
-        add({int(i): 1.0 for i in iy[kk]}, -np.inf, 1.0)  # (4)
-        add({**{int(i): 1.0 for i in ix[kk]}, **{int(i): 1.0 for i in iy[kk]}}, 1.0, np.inf)  # (6)
-    for idx_x, idx_z, idx_w, other, cap, n_nodes in ((ix, izb, iwb, p.other_bs, lb, nb), (iy, izs, iws, p.other_sat, ls, ns)):
-        for j in range(n_nodes):
-            # load level: sum_n z = 1 if the node has any user (N_o counts), and sum_n n z = load
-            coeffs = {int(i): -float(n + 1) for n, i in enumerate(idx_z[j])}
-            coeffs.update({int(i): 1.0 for i in idx_x[:, j]})
-            add(coeffs, -float(other[j]), -float(other[j]))
-            add({int(i): 1.0 for i in idx_z[j]}, 0.0, 1.0)
-            for kk in range(k):
-                for n in range(cap):
-                    add({int(idx_w[kk, j, n]): 1.0, int(idx_x[kk, j]): -1.0}, -np.inf, 0.0)
-                    add({int(idx_w[kk, j, n]): 1.0, int(idx_z[j, n]): -1.0}, -np.inf, 0.0)
-    a = lil_matrix((len(rows), n_var))
-    for r, coeffs in enumerate(rows):
-        for col, val in coeffs.items():
-            a[r, col] = val
-    res = milp(c, constraints=LinearConstraint(a.tocsr(), lo, hi), integrality=np.ones(n_var),
-               bounds=Bounds(0, 1), options={"time_limit": time_limit_s, "disp": False})
+        if not links_of_ue[kk]:
+            raise InfeasibleError(f"UE {kk} has no link with a positive gain")
+        add(links_of_ue[kk], 1.0, 1.0, np.inf)  # (6)
+    a = coo_matrix((vals, (rows, cols)), shape=(len(lo), len(cost))).tocsr()
+    res = milp(np.asarray(cost), constraints=LinearConstraint(a, lo, hi), integrality=np.ones(len(cost)),
+               bounds=Bounds(0, 1), options={"time_limit": time_limit_s, "disp": False, "mip_rel_gap": 1e-9})
     if res.status == 2:
         raise InfeasibleError("HiGHS proved the slot infeasible")
-    if res.x is None or res.status not in (0,):
+    if res.x is None or res.status != 0:
         raise RuntimeError(f"HiGHS did not reach a proven optimum ({res.message})")
-    sol = res.x.round()
-    return sol[ix].astype(bool), sol[iy].astype(bool)
+    x = np.zeros((k, nb), bool)
+    y = np.zeros((k, ns), bool)
+    for kind, kk, j, col in x_cols:
+        (x if kind == "b" else y)[kk, j] = res.x[col] > 0.5
+    return x, y
 
 
 def brute_force(p: SlotProblem) -> tuple[np.ndarray, np.ndarray]:
