@@ -80,6 +80,15 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     assert channels["sat_mean_paths_per_point"] > channels["naive_sat_mean_paths_per_point"]
     assert len(list((results / "figures" / "routes").glob("route_cinr_*.png"))) == 10
 
+    # link selection on the ray-traced channels
+    ls = json.loads((results / "link_selection.json").read_text())
+    rates = ls["sum_rate_bps_hz"]
+    assert set(rates) == {"sca", "greedy", "optimal", "heuristic"}
+    for name in ("sca", "greedy", "heuristic"):
+        assert rates[name] <= rates["optimal"] * (1 + 1e-6)  # nobody beats the exact optimum
+    assert ls["gap_sca"] >= -1e-6 and ls["gap_greedy"] >= -1e-6 and ls["sca_iterations"] >= 1
+    assert (results / "figures" / "link_selection.png").is_file()
+
     # the README's example runs as written
     readme = (REPO / "README.md").read_text()
     code = readme.split("<!-- example:channels -->")[1].split("```python")[1].split("```")[0]
@@ -100,4 +109,4 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     third = _dvc(repo_copy, "repro")
     assert third.returncode == 0, third.stderr[-2000:]
     ran = {line.split("'")[1] for line in third.stdout.splitlines() if line.startswith("Running stage")}
-    assert ran == {"heatmaps", "channels"}
+    assert ran == {"heatmaps", "channels", "link_selection"}

@@ -92,3 +92,33 @@ def plot_route_cinr(path: str | os.PathLike, ue: str, times: np.ndarray, cinr_bs
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
+
+
+def plot_link_selection(path: str | os.PathLike, m: dict) -> None:
+    """Seed 003 Figs. 4-6: sum rate per algorithm, SCA convergence, sum rate vs BS and satellite power."""
+    fig, axes = plt.subplots(2, 2, figsize=(12, 9), constrained_layout=True)
+    ax = axes[0, 0]
+    names = list(m["sum_rate_bps_hz"])
+    ax.bar(names, [m["sum_rate_bps_hz"][n] for n in names], color=["0.3", "tab:blue", "tab:orange", "tab:green"])
+    ax.set_ylabel("sum rate over the window [bit/s/Hz]")
+    ax.set_title(f"Sum rate per algorithm (gap SCA {m['gap_sca']:.2%}, greedy {m['gap_greedy']:.2%})")
+    ax = axes[0, 1]
+    for p_dbw, c in m["sca_convergence_by_sat_power_dbw"].items():
+        ax.plot(range(1, len(c["objective"]) + 1), c["objective"], "o-", label=f"P_S = {p_dbw} dBW ({c['start']} start)")
+    ax.set_xlabel("SCA iteration")
+    ax.set_ylabel("relaxed sum rate, slot 0 [bit/s/Hz]")
+    ax.set_title("SCA convergence (Fig. 4)")
+    ax.legend(fontsize=8)
+    for ax, key, xlabel, title in ((axes[1, 0], "sweep_bs_power_dbm", "BS power P_B [dBm]", "Fig. 5"),
+                                   (axes[1, 1], "sweep_sat_power_dbw", "satellite power P_S [dBW]", "Fig. 6")):
+        s = m[key]
+        for a, style in (("optimal", "k--"), ("sca", "o-"), ("greedy", "s-")):
+            ax.plot(s["values"], s[a], style, label=a)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("sum rate over the sweep slots [bit/s/Hz]")
+        ax.set_title(f"Sum rate vs {xlabel.split(' [')[0]} ({title})")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)

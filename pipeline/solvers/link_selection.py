@@ -296,6 +296,7 @@ class ScaTrace:
     objective: list[float]
     iterations: int
     start: str = "uniform"
+    stopped: str = "converged"
 
 
 def _relaxed_sum_rate(p: SlotProblem, x: np.ndarray, y: np.ndarray) -> float:
@@ -370,13 +371,17 @@ def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e
                                        solver=solver, start=tuple(v.astype(float) for v in solve_greedy(p)))
                 tr.start = "greedy (uniform start failed)"
                 return xs, ys, tr
-            raise RuntimeError(f"SCA subproblem failed at iteration {it} ({prob.status})")
+            # keep the last solved iterate: the sequence so far is a valid, monotone SCA run
+            trace.stopped = f"subproblem solver failure at iteration {it} ({prob.status})"
+            break
         xi = np.clip(x.value, 0, 1)
         yi = np.clip(y.value, 0, 1)
         trace.objective.append(_relaxed_sum_rate(p, xi, yi))
         trace.iterations = it + 1
         if it > 0 and abs(trace.objective[-1] - trace.objective[-2]) <= tolerance:
             break
+    else:
+        trace.stopped = "iteration limit"
     xr, yr = round_association(p, xi, yi, epsilon)
     return xr, yr, trace
 

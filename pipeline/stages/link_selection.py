@@ -1,0 +1,143 @@
+"""DVC stage ``link_selection``: seed 003's max-sum-rate association on the ray-traced channels.
+
+Every slot is solved by the exact MILP (``optimal``), SCA (Algorithm 1), greedy
+(Algorithm 2) and greedy + local search (``heuristic``); every answer is scored by the one
+evaluator. Writes ``results/<city>/link_selection.json`` (DVC metrics) and
+``results/<city>/figures/link_selection.png`` (sum rates, SCA convergence for several
+satellite powers (Fig. 4), sum rate vs BS power (Fig. 5) and vs satellite power (Fig. 6)).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import number, section
+from pipeline.errors import StinError
+from pipeline.io import link_gains, load_channels
+from pipeline.io.atomic import write_json
+from pipeline.io.figures import plot_link_selection
+from pipeline.io.paths import CityPaths
+from pipeline.solvers.link_selection import (
+    InfeasibleError, SlotProblem, evaluate, solve_exact, solve_greedy, solve_heuristic, solve_sca)
+from pipeline.stages._common import run_stage
+
+ALGORITHMS = ("optimal", "sca", "greedy", "heuristic")
+
+
+def slot_problem(ds, t: int, ls: dict[str, Any], p_bs_w: float | None = None, p_sat_w: float | None = None) -> SlotProblem:  # noqa: ANN001
+    g = link_gains(ds, t)
+    w = "params.yaml link_selection"
+    return SlotProblem(h=g["bs"], g=g["sat"],
+                       p_bs_w=ds.attrs["bs_tx_power_w"] if p_bs_w is None else p_bs_w,
+                       p_sat_w=ds.attrs["sat_tx_power_w"] if p_sat_w is None else p_sat_w,
+                       noise_w=ds.attrs["noise_power_w"], cap_bs=int(number(ls, "cap_bs", w)),
+                       cap_sat=int(number(ls, "cap_sat", w)),
+                       other_bs=np.full(g["bs"].shape[1], int(number(ls, "other_users_bs", w, positive=False, minimum=0))),
+                       other_sat=np.full(g["sat"].shape[1], int(number(ls, "other_users_sat", w, positive=False, minimum=0))),
+                       interference=str(ls.get("interference", "full_power")))
+
+
+def solve_all(p: SlotProblem, ls: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every algorithm on one slot: sum rate, runtime and (SCA) trace."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in ALGORITHMS:
+        t0 = time.perf_counter()
+        trace = None
+        if name == "optimal":
+            x, y = solve_exact(p)
+        elif name == "sca":
+            x, y, trace = solve_sca(p, max_iterations=int(ls["sca_max_iterations"]), tolerance=float(ls["sca_tolerance"]))
+        elif name == "greedy":
+            x, y = solve_greedy(p)
+        else:
+            x, y = solve_heuristic(p)
+        ev = evaluate(p, x, y)
+        if not ev.feasible:
+            raise RuntimeError(f"{name} returned an infeasible association: {ev.violations}")
+        out[name] = {"sum_rate": ev.sum_rate, "seconds": time.perf_counter() - t0, "trace": trace}
+    return out
+
+
+def build(params: dict[str, Any], paths: CityPaths) -> None:
+    if not paths.channels_nc.is_file():
+        raise StinError(f"{paths.channels_nc} not found", "run the earlier stages first ('dvc repro')")
+    ls = section(params, "link_selection")
+    if ls.get("interference", "full_power") != "full_power":
+        raise StinError("link_selection.interference = per_user has no exact MILP here",
+                        "use full_power (the default) for the pipeline; per_user is available from Python via brute_force")
+    warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+    ds = load_channels(paths.channels_nc).load()
+    n_time = ds.sizes["time"]
+    per_slot, infeasible = [], []
+    for t in range(n_time):
+        try:
+            per_slot.append(solve_all(slot_problem(ds, t, ls), ls))
+        except InfeasibleError as exc:
+            infeasible.append({"slot": t, "reason": str(exc)})
+    if not per_slot:
+        raise StinError("every slot is infeasible for link selection",
+                        "raise link_selection.cap_bs / cap_sat or lower the other users")
+    total = {a: float(sum(s[a]["sum_rate"] for s in per_slot)) for a in ALGORITHMS}
+    gaps = {a: (total["optimal"] - total[a]) / total["optimal"] for a in ALGORITHMS}
+    iterations = [s["sca"]["trace"].iterations for s in per_slot]
+
+    sweep_slots = range(min(int(number(ls, "sweep_slots", "params.yaml link_selection")), n_time))
+
+    def sweep(kind: str, values: list[float]) -> dict[str, list[float]]:
+        res: dict[str, list[float]] = {a: [] for a in ("optimal", "sca", "greedy")}
+        for v in values:
+            kw = {"p_bs_w": 10 ** ((v - 30) / 10)} if kind == "bs" else {"p_sat_w": 10 ** (v / 10)}
+            sums = {a: 0.0 for a in res}
+            for t in sweep_slots:
+                p = slot_problem(ds, t, ls, **kw)
+                sums["optimal"] += evaluate(p, *solve_exact(p)).sum_rate
+                x, y, _ = solve_sca(p, max_iterations=int(ls["sca_max_iterations"]), tolerance=float(ls["sca_tolerance"]))
+                sums["sca"] += evaluate(p, x, y).sum_rate
+                sums["greedy"] += evaluate(p, *solve_greedy(p)).sum_rate
+            for a in res:
+                res[a].append(sums[a])
+        return res
+
+    bs_values = [float(v) for v in ls["bs_power_dbm_sweep"]]
+    sat_values = [float(v) for v in ls["sat_power_dbw_sweep"]]
+    bs_sweep = sweep("bs", bs_values)
+    sat_sweep = sweep("sat", sat_values)
+    convergence = {}
+    for v in sat_values[:: max(1, len(sat_values) // 3)]:
+        _, _, tr = solve_sca(slot_problem(ds, 0, ls, p_sat_w=10 ** (v / 10)), max_iterations=int(ls["sca_max_iterations"]),
+                             tolerance=float(ls["sca_tolerance"]))
+        convergence[f"{v:g}"] = {"objective": tr.objective, "start": tr.start}
+
+    metrics = {
+        "sum_rate_bps_hz": {a: round(total[a], 4) for a in ALGORITHMS},
+        "gap_sca": round(gaps["sca"], 6), "gap_greedy": round(gaps["greedy"], 6), "gap_heuristic": round(gaps["heuristic"], 6),
+        "sca_iterations": float(np.mean(iterations)),
+        "sca_iterations_per_slot": iterations,
+        "sca_start_per_slot": [s["sca"]["trace"].start for s in per_slot],
+        "runtime_s_per_slot": {a: round(float(np.mean([s[a]["seconds"] for s in per_slot])), 4) for a in ALGORITHMS},
+        "slots_solved": len(per_slot), "infeasible_slots": infeasible,
+        "n_ue": ds.sizes["ue"], "n_bs_cells": int((ds.tx_kind.values == "bs").sum()),
+        "n_sat_ranks": int((ds.tx_kind.values == "sat").sum()),
+        "sweep_bs_power_dbm": {"values": bs_values, **bs_sweep},
+        "sweep_sat_power_dbw": {"values": sat_values, **sat_sweep},
+        "sca_convergence_by_sat_power_dbw": convergence,
+        "units": "bit/s/Hz summed over UEs and slots (seed 003 reports kbit/s/Hz = this / 1000)",
+    }
+    write_json(paths.results_dir / "link_selection.json", metrics)
+    plot_link_selection(paths.figures_dir / "link_selection.png", metrics)
+    print(f"[link_selection] {len(per_slot)} slots: sum rate optimal {total['optimal']:.2f}, SCA {total['sca']:.2f} "
+          f"(gap {gaps['sca']:.3%}), greedy {total['greedy']:.2f} (gap {gaps['greedy']:.3%}), heuristic "
+          f"{total['heuristic']:.2f} bit/s/Hz; SCA iterations {np.mean(iterations):.1f}")
+
+
+def main() -> int:
+    return run_stage("link_selection", build)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
