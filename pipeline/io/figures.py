@@ -17,21 +17,36 @@ import xarray as xr  # noqa: E402
 from pipeline.io.atomic import atomic_path  # noqa: E402
 
 
+def _save(fig, path: str | os.PathLike, dpi: int) -> None:  # noqa: ANN001
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+
+
+def _map_panel(ax, layer: np.ndarray, x: np.ndarray, y: np.ndarray, buildings: gpd.GeoDataFrame,  # noqa: ANN001
+               sites: gpd.GeoDataFrame):  # noqa: ANN202
+    """A CINR layer (2nd-98th percentile colour range) with buildings and BS sites; returns (image, extent)."""
+    h = float(x[1] - x[0]) / 2 if len(x) > 1 else 0.5
+    extent = (x[0] - h, x[-1] + h, y[0] - h, y[-1] + h)
+    finite = layer[np.isfinite(layer)]
+    vmin, vmax = (np.percentile(finite, [2, 98]) if finite.size else (-10, 30))
+    im = ax.imshow(layer, origin="lower", extent=extent, cmap="viridis", vmin=vmin, vmax=vmax)
+    buildings.plot(ax=ax, color="0.55", edgecolor="0.3", linewidth=0.2)
+    ax.scatter(sites.x_m, sites.y_m, marker="^", s=60, c="red", edgecolors="white", label="BS sites", zorder=5)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect("equal")
+    return im, extent
+
+
 def plot_cinr_maps(path: str | os.PathLike, heatmaps: xr.Dataset, radiomaps: xr.Dataset,
                    buildings: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, slot: int = 0) -> None:
     """Seed 003 Fig. 2 style: BS-UE and LEO-UE CINR with buildings, sites, satellite direction."""
-    x, y = heatmaps.x.values, heatmaps.y.values
-    h = float(x[1] - x[0]) / 2 if len(x) > 1 else 0.5
-    extent = (x[0] - h, x[-1] + h, y[0] - h, y[-1] + h)
     fig, axes = plt.subplots(1, 2, figsize=(13, 7), constrained_layout=True)
     layers = [("cinr_bs_db", "BS-UE CINR"), ("cinr_leo_db", "LEO-UE CINR")]
     for ax, (var, title) in zip(axes, layers):
-        data = heatmaps[var].isel(time=slot).values
-        finite = data[np.isfinite(data)]
-        vmin, vmax = (np.percentile(finite, [2, 98]) if finite.size else (-10, 30))
-        im = ax.imshow(data, origin="lower", extent=extent, cmap="viridis", vmin=vmin, vmax=vmax)
-        buildings.plot(ax=ax, color="0.55", edgecolor="0.3", linewidth=0.2)
-        ax.scatter(sites.x_m, sites.y_m, marker="^", s=60, c="red", edgecolors="white", label="BS sites", zorder=5)
+        im, extent = _map_panel(ax, heatmaps[var].isel(time=slot).values, heatmaps.x.values, heatmaps.y.values,
+                                buildings, sites)
         for r in range(radiomaps.sizes["rank"]):
             if int(radiomaps.serving_sat.values[slot, r]) < 0:
                 continue
@@ -47,37 +62,22 @@ def plot_cinr_maps(path: str | os.PathLike, heatmaps: xr.Dataset, radiomaps: xr.
         ax.set_title(f"{title}, slot {slot} ({str(heatmaps.time.values[slot])[:19]})")
         ax.set_xlabel("east [m]")
         ax.set_ylabel("north [m]")
-        ax.set_xlim(extent[0], extent[1])
-        ax.set_ylim(extent[2], extent[3])
-        ax.set_aspect("equal")
         fig.colorbar(im, ax=ax, shrink=0.8, label="CINR [dB]")
     axes[0].legend(loc="lower left", fontsize=8)
-    with atomic_path(Path(path)) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    _save(fig, path, 110)
 
 
 def plot_route_cinr(path: str | os.PathLike, ue: str, times: np.ndarray, cinr_bs_db: np.ndarray,
                     cinr_leo_db: np.ndarray, heatmaps: xr.Dataset, buildings: gpd.GeoDataFrame,
                     sites: gpd.GeoDataFrame, route_xy: np.ndarray, ue_xy: np.ndarray) -> None:
     """Seed 003 Fig. 3 style: the UE's route on the LEO-UE CINR map, and both CINRs over time."""
-    x, y = heatmaps.x.values, heatmaps.y.values
-    h = float(x[1] - x[0]) / 2 if len(x) > 1 else 0.5
-    extent = (x[0] - h, x[-1] + h, y[0] - h, y[-1] + h)
     fig, (ax_map, ax_t) = plt.subplots(1, 2, figsize=(13, 6), constrained_layout=True,
                                        gridspec_kw={"width_ratios": [1, 1.4]})
-    data = heatmaps["cinr_leo_db"].isel(time=0).values
-    finite = data[np.isfinite(data)]
-    vmin, vmax = (np.percentile(finite, [2, 98]) if finite.size else (-10, 30))
-    im = ax_map.imshow(data, origin="lower", extent=extent, cmap="viridis", vmin=vmin, vmax=vmax)
-    buildings.plot(ax=ax_map, color="0.55", edgecolor="0.3", linewidth=0.2)
-    ax_map.scatter(sites.x_m, sites.y_m, marker="^", s=50, c="red", edgecolors="white", zorder=5)
+    im, _ = _map_panel(ax_map, heatmaps["cinr_leo_db"].isel(time=0).values, heatmaps.x.values, heatmaps.y.values,
+                       buildings, sites)
     ax_map.plot(route_xy[:, 0], route_xy[:, 1], color="white", lw=3, zorder=6)
     ax_map.plot(route_xy[:, 0], route_xy[:, 1], color="crimson", lw=1.5, zorder=7, label=f"route of {ue}")
     ax_map.scatter(ue_xy[:, 0], ue_xy[:, 1], s=12, c="black", zorder=8, label="UE at each slot")
-    ax_map.set_xlim(extent[0], extent[1])
-    ax_map.set_ylim(extent[2], extent[3])
-    ax_map.set_aspect("equal")
     ax_map.set_title("LEO-UE CINR (slot 0) and the route")
     ax_map.legend(loc="lower left", fontsize=8)
     fig.colorbar(im, ax=ax_map, shrink=0.8, label="CINR [dB]")
@@ -89,9 +89,7 @@ def plot_route_cinr(path: str | os.PathLike, ue: str, times: np.ndarray, cinr_bs
     ax_t.set_title(f"{ue}: CINR over time along the route")
     ax_t.grid(alpha=0.3)
     ax_t.legend()
-    with atomic_path(Path(path)) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    _save(fig, path, 100)
 
 
 def plot_link_selection(path: str | os.PathLike, m: dict) -> None:
@@ -119,6 +117,4 @@ def plot_link_selection(path: str | os.PathLike, m: dict) -> None:
         ax.set_title(f"Sum rate vs {xlabel.split(' [')[0]} ({title})")
         ax.grid(alpha=0.3)
         ax.legend()
-    with atomic_path(Path(path)) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    _save(fig, path, 100)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from pipeline.radio.antennas import bessel_gain_db
-from pipeline.radio.cinr import LinkParams
-from pipeline.radio.link import atmospheric_loss_db, lin_to_db, scintillation_loss_db
+from pipeline.radio.cinr import LinkParams, satellite_budget_db
+from pipeline.radio.link import lin_to_db
 
 
 def assemble_channels(raypaths: xr.Dataset, link: LinkParams, beam_target_xyz: np.ndarray,
@@ -32,11 +31,7 @@ def assemble_channels(raypaths: xr.Dataset, link: LinkParams, beam_target_xyz: n
             bore = (beam_target_xyz - sat) / np.linalg.norm(beam_target_xyz - sat)
             to_ue = (ue_xyz[t] - sat) / np.linalg.norm(ue_xyz[t] - sat, axis=-1, keepdims=True)
             off = np.arccos(np.clip(to_ue @ bore, -1, 1))
-            g = bessel_gain_db(off, aperture_diameter_m=link.sat_aperture_m, freq_hz=freq, g_max_dbi=link.sat_max_gain_dbi)
-            if link.scintillation:
-                g = g - scintillation_loss_db(freq)
-            if link.atmospheric:
-                g = g - atmospheric_loss_db(freq, raypaths.sat_elevation_deg.values[t, r])
+            g = satellite_budget_db(off, float(raypaths.sat_elevation_deg.values[t, r]), link, freq)
             sat_gain_db[t, :, r] = g
             a[t, :, tx] *= (10 ** (g / 20))[:, None, None, None].astype(np.float32)
     n_tx_ant = a.shape[4]

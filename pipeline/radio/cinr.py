@@ -81,6 +81,18 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
+def satellite_budget_db(off_axis_rad: np.ndarray, elevation_deg: float, link: LinkParams, freq_hz: float) -> np.ndarray:
+    """Satellite antenna gain toward the UE (TR 38.811 Bessel) minus the TR 38.811
+    scintillation and gas losses switched on in ``link`` [dB]."""
+    gain_db = bessel_gain_db(off_axis_rad, aperture_diameter_m=link.sat_aperture_m, freq_hz=freq_hz,
+                             g_max_dbi=link.sat_max_gain_dbi)
+    if link.scintillation:
+        gain_db = gain_db - scintillation_loss_db(freq_hz)
+    if link.atmospheric:
+        gain_db = gain_db - atmospheric_loss_db(freq_hz, elevation_deg)
+    return gain_db
+
+
 def satellite_link_gain(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz: np.ndarray) -> np.ndarray:
     """Linear gain (time, rank, y, x) of each serving satellite: path gain x Bessel x NTN losses.
 
@@ -98,13 +110,7 @@ def satellite_link_gain(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz
         sat = center + float(radiomaps["sat_slant_range_m"].values[t, r]) * d
         boresight = _unit(beam_target_xyz - sat)
         off_axis = np.arccos(np.clip(np.einsum("...i,i->...", _unit(cells - sat), boresight), -1, 1))
-        gain_db = bessel_gain_db(off_axis, aperture_diameter_m=link.sat_aperture_m, freq_hz=freq,
-                                 g_max_dbi=link.sat_max_gain_dbi)
-        elevation = float(radiomaps["sat_elevation_deg"].values[t, r])
-        if link.scintillation:
-            gain_db = gain_db - scintillation_loss_db(freq)
-        if link.atmospheric:
-            gain_db = gain_db - atmospheric_loss_db(freq, elevation)
+        gain_db = satellite_budget_db(off_axis, float(radiomaps["sat_elevation_deg"].values[t, r]), link, freq)
         out[t, r] = np.maximum(g[t, r], link.gain_floor) * db_to_lin(gain_db)
     return out
 
