@@ -123,3 +123,17 @@ def test_bad_walker_phasing():
               "n_serving": 1}
     with pytest.raises(StinError, match="phasing"):
         compute_orbits(params, 60.0, 25.0, 3.5e9)
+
+
+def test_serving_attributes_pick_the_ranked_satellites():
+    import xarray as xr
+
+    from pipeline.orbits.window import serving_attributes
+
+    ds = xr.Dataset({"elevation_deg": (("time", "sat"), np.array([[5.0, 40.0, 60.0], [50.0, 3.0, 4.0]])),
+                     "direction_enu": (("time", "sat", "enu"), np.arange(18.0).reshape(2, 3, 3)),
+                     "serving_sat": (("time", "rank"), np.array([[2, 1], [0, -1]]))})
+    att = serving_attributes(ds, ("elevation_deg", "direction_enu"))
+    np.testing.assert_array_equal(att["elevation_deg"], [[60.0, 40.0], [50.0, np.nan]])
+    assert att["direction_enu"][0, 0].tolist() == [6.0, 7.0, 8.0]
+    assert np.isnan(att["direction_enu"][1, 1]).all()

@@ -89,3 +89,20 @@ def compute_orbits(orbit_params: dict[str, Any], lat_deg: float, lon_deg: float,
     ds["slant_range_m"].attrs["units"] = "m"
     ds["doppler_hz"].attrs["long_name"] = "Doppler shift of the satellite carrier seen from the area centre"
     return ds
+
+
+def serving_attributes(orbits: xr.Dataset, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Per-(time, rank) values of orbit variables for the serving satellites.
+
+    ``orbits[name]`` has dims (time, sat[, ...]); the result has (time, rank[, ...]) with NaN
+    (floats) where a rank has no satellite in that slot.
+    """
+    serving = orbits["serving_sat"].values
+    present = serving >= 0
+    out = {}
+    for name in names:
+        values = orbits[name].values
+        idx = np.maximum(serving, 0).reshape(serving.shape + (1,) * (values.ndim - 2))
+        picked = np.take_along_axis(values, idx, axis=1)
+        out[name] = np.where(present.reshape(present.shape + (1,) * (values.ndim - 2)), picked, np.nan)
+    return out

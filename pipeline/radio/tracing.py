@@ -136,6 +136,18 @@ class BsConfig:
         return (mi.Float((np.cos(phase) / math.sqrt(n)).astype(np.float32)),
                 mi.Float((np.sin(phase) / math.sqrt(n)).astype(np.float32)))
 
+    def array_kwargs(self) -> dict[str, Any]:
+        """Arguments of the sector's ``sionna.rt.PlanarArray`` (vertical polarisation)."""
+        return dict(num_rows=self.array_rows, num_cols=self.array_cols, vertical_spacing=self.vertical_spacing_wl,
+                    horizontal_spacing=self.horizontal_spacing_wl, pattern=self.sionna_pattern(), polarization="V",
+                    **self.pattern_kwargs)
+
+    def sector_transmitters(self, sites: list[tuple[str, float, float, float]]
+                            ) -> list[tuple[str, tuple[float, float, float], tuple[float, float, float]]]:
+        """(name 'site-sK', position, orientation) of every sector of every (site_id, x, y, z)."""
+        return [(f"{site_id}-s{k}", (x, y, z), self.orientation(bearing))
+                for site_id, x, y, z in sites for k, bearing in enumerate(self.sector_bearings_deg)]
+
     def orientation(self, bearing_deg: float) -> tuple[float, float, float]:
         """Sionna (yaw, pitch, roll): yaw from +x (east) counter-clockwise; pitch > 0 tilts down."""
         return (math.radians(90.0 - bearing_deg), math.radians(self.mechanical_downtilt_deg), 0.0)
@@ -148,22 +160,16 @@ def trace_bs_maps(scene, sites: list[tuple[str, float, float, float]], bs: BsCon
     rt = import_sionna_rt()
     import mitsuba as mi  # noqa: PLC0415
 
-    scene.tx_array = rt.PlanarArray(num_rows=bs.array_rows, num_cols=bs.array_cols,
-                                    vertical_spacing=bs.vertical_spacing_wl,
-                                    horizontal_spacing=bs.horizontal_spacing_wl,
-                                    pattern=bs.sionna_pattern(), polarization="V", **bs.pattern_kwargs)
+    scene.tx_array = rt.PlanarArray(**bs.array_kwargs())
     scene.rx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
     solver = rt.RadioMapSolver()
     gains, names = [], []
     batches = [sites[i:i + batch_sites] for i in range(0, len(sites), batch_sites)]
     for batch in tqdm(batches, desc="ray tracing BS sectors", unit="batch", leave=False):
         clear_devices(scene)
-        for site_id, x, y, z in batch:
-            for k, bearing in enumerate(bs.sector_bearings_deg):
-                name = f"{site_id}-s{k}"
-                scene.add(rt.Transmitter(name, position=mi.Point3f(x, y, z),
-                                         orientation=mi.Point3f(*bs.orientation(bearing))))
-                names.append(name)
+        for name, pos, ori in bs.sector_transmitters(batch):
+            scene.add(rt.Transmitter(name, position=mi.Point3f(*pos), orientation=mi.Point3f(*ori)))
+            names.append(name)
         gains.append(solve_radio_map(solver, scene, grid, samples_per_tx, max_depth, diffraction, seed,
                             precoding_vec=bs.precoding(scene)))
     clear_devices(scene)

@@ -26,6 +26,7 @@ from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import read_json, write_json
 from pipeline.io.netcdf import read_netcdf, write_netcdf
 from pipeline.io.paths import CityPaths
+from pipeline.orbits.window import serving_attributes
 from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene, trace_bs_maps, trace_satellite_maps
 from pipeline.stages._common import run_stage
 
@@ -77,18 +78,11 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
 
     n_time, n_rank = serving.shape
     g_sat = np.zeros((n_time, n_rank, *grid.shape))
-    elev = np.full((n_time, n_rank), np.nan)
-    azim = np.full((n_time, n_rank), np.nan)
-    rng = np.full((n_time, n_rank), np.nan)
-    dirs = np.zeros((n_time, n_rank, 3))
+    att = serving_attributes(orbits, ("elevation_deg", "azimuth_deg", "slant_range_m", "direction_enu"))
+    elev, azim, rng = att["elevation_deg"], att["azimuth_deg"], att["slant_range_m"]
+    dirs = np.nan_to_num(att["direction_enu"])
     # trace each distinct (satellite, slot) once; a satellite moves between slots, so no reuse
     todo = [(t, r) for t in range(n_time) for r in range(n_rank) if serving[t, r] >= 0]
-    for t, r in todo:
-        s = serving[t, r]
-        elev[t, r] = orbits["elevation_deg"].values[t, s]
-        azim[t, r] = orbits["azimuth_deg"].values[t, s]
-        rng[t, r] = orbits["slant_range_m"].values[t, s]
-        dirs[t, r] = orbits["direction_enu"].values[t, s]
     t1 = time.perf_counter()
     traced = trace_satellite_maps(scene, np.array([dirs[t, r] for t, r in todo]), np.array([rng[t, r] for t, r in todo]),
                                   grid, samples=int(number(rtp, "sat_samples", where)), max_depth=max_depth,

@@ -27,6 +27,7 @@ from pipeline.errors import StinError
 from pipeline.io.atomic import read_json
 from pipeline.io.netcdf import read_netcdf, write_netcdf
 from pipeline.io.paths import CityPaths
+from pipeline.orbits.window import serving_attributes
 from pipeline.radio.farfield import LaunchArea, proxy_position
 from pipeline.radio.raypaths import (
     PathSet, add_receivers, aimed_candidates, clear_devices, proxy_paths_to_satellite, solve)
@@ -73,11 +74,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                     g_max_dbi=number(ue_p, "element_gain_dbi", "params.yaml ue", positive=False),
                     theta_3db_deg=number(ue_p, "element_3db_deg", "params.yaml ue"),
                     phi_3db_deg=number(ue_p, "element_3db_deg", "params.yaml ue"))
-    bs_array = dict(num_rows=bs.array_rows, num_cols=bs.array_cols, vertical_spacing=bs.vertical_spacing_wl,
-                    horizontal_spacing=bs.horizontal_spacing_wl, pattern=bs.sionna_pattern(), polarization="V",
-                    **bs.pattern_kwargs)
-    bs_tx = [(f"{r.site_id}-s{k}", (float(r.x_m), float(r.y_m), float(r.z_m)), bs.orientation(b))
-             for r in sites.itertuples() for k, b in enumerate(bs.sector_bearings_deg)]
+    bs_tx = bs.sector_transmitters([(r.site_id, float(r.x_m), float(r.y_m), float(r.z_m)) for r in sites.itertuples()])
     ue_ids = [str(u) for u in traj.ue.values]
     n_time, n_ue = traj.sizes["time"], traj.sizes["ue"]
     serving = orbits["serving_sat"].values
@@ -90,7 +87,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
 
     def set_bs(rx_pattern: dict) -> None:
         clear_devices(scene)
-        scene.tx_array = rt.PlanarArray(**bs_array)
+        scene.tx_array = rt.PlanarArray(**bs.array_kwargs())
         scene.rx_array = rt.PlanarArray(**rx_pattern)
         for name, pos, ori in bs_tx:
             scene.add(rt.Transmitter(name, position=mi.Point3f(*pos), orientation=mi.Point3f(*ori)))
@@ -175,6 +172,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
 
     a = stack("a").astype(np.complex64)
     sat_ids = np.where(serving >= 0, serving, -1)
+    att = serving_attributes(orbits, ("elevation_deg", "slant_range_m", "range_rate_m_s", "direction_enu"))
     ds = xr.Dataset(
         {
             "a_real": (("time", "ue", "tx", "rx_ant", "tx_ant", "path"), a.real),
@@ -188,14 +186,10 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             "path_valid": (("time", "ue", "tx", "path"), stack("valid", False).astype(np.uint8)),
             "path_los": (("time", "ue", "tx", "path"), stack("los", False).astype(np.uint8)),
             "sat_index": (("time", "rank"), sat_ids.astype(np.int32)),
-            "sat_elevation_deg": (("time", "rank"), np.where(serving >= 0, np.take_along_axis(
-                orbits.elevation_deg.values, np.maximum(serving, 0), axis=1), np.nan)),
-            "sat_slant_range_m": (("time", "rank"), np.where(serving >= 0, np.take_along_axis(
-                orbits.slant_range_m.values, np.maximum(serving, 0), axis=1), np.nan)),
-            "sat_range_rate_m_s": (("time", "rank"), np.where(serving >= 0, np.take_along_axis(
-                orbits.range_rate_m_s.values, np.maximum(serving, 0), axis=1), np.nan)),
-            "sat_direction_enu": (("time", "rank", "enu"), np.where((serving >= 0)[..., None], np.take_along_axis(
-                orbits.direction_enu.values, np.maximum(serving, 0)[..., None], axis=1), 0.0)),
+            "sat_elevation_deg": (("time", "rank"), att["elevation_deg"]),
+            "sat_slant_range_m": (("time", "rank"), att["slant_range_m"]),
+            "sat_range_rate_m_s": (("time", "rank"), att["range_rate_m_s"]),
+            "sat_direction_enu": (("time", "rank", "enu"), np.nan_to_num(att["direction_enu"])),
             "naive_num_paths": (("time", "ue", "rank"), naive_counts),
             "naive_los": (("time", "ue", "rank"), naive_los.astype(np.uint8)),
             "bs_gain_iso_rx_slot0": (("ue", "bs"), bs_gain_iso),
