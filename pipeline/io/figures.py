@@ -97,7 +97,7 @@ def plot_link_selection(path: str | os.PathLike, m: dict) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(12, 9), constrained_layout=True)
     ax = axes[0, 0]
     names = list(m["sum_rate_bps_hz"])
-    ax.bar(names, [m["sum_rate_bps_hz"][n] for n in names], color=["0.3", "tab:blue", "tab:orange", "tab:green"])
+    ax.bar(names, [m["sum_rate_bps_hz"][n] for n in names], color=["0.3", "tab:blue", "tab:orange", "tab:green", "tab:gray"][: len(names)])
     ax.set_ylabel("sum rate over the window [bit/s/Hz]")
     ax.set_title(f"Sum rate per algorithm (gap SCA {m['gap_sca']:.2%}, greedy {m['gap_greedy']:.2%})")
     ax = axes[0, 1]

@@ -289,96 +289,147 @@ def random_instance(rng: np.random.Generator, k: int, nb: int, ns: int, *, cap_b
 
 
 # ------------------------------------------------------------------ SCA (seed 003 Algorithm 1)
+SCA_RELAXATIONS = ("time_share", "folded")
+
+
 @dataclass
 class ScaTrace:
-    """Relaxed objective per SCA iteration, the iteration count and the starting point used."""
+    """Relaxed objective per SCA iteration (entry 0 is the starting point), the iteration
+    count, the relaxation and the starting point used, and why it stopped."""
 
     objective: list[float]
     iterations: int
     start: str = "uniform"
     stopped: str = "converged"
+    relaxation: str = "time_share"
 
 
-def _relaxed_sum_rate(p: SlotProblem, x: np.ndarray, y: np.ndarray) -> float:
-    """Sum rate of a fractional association with u = P h x^2 / D (exact for binary x)."""
-    d = x.sum(0) + p.other_bs
-    e = y.sum(0) + p.other_sat
-    if p.interference == "full_power":
-        v_b = (p.p_sat_w * p.g).sum(1) + p.noise_w
-        v_s = (p.p_bs_w * p.h).sum(1) + p.noise_w
-    else:
-        v_b = (p.p_sat_w * p.g / np.maximum(e, 1e-9)).sum(1) + p.noise_w
-        v_s = (p.p_bs_w * p.h / np.maximum(d, 1e-9)).sum(1) + p.noise_w
-    u_b = p.p_bs_w * p.h * x**2 / np.maximum(d, 1e-9)
-    u_s = p.p_sat_w * p.g * y**2 / np.maximum(e, 1e-9)
-    return float(np.log2(1 + u_b / v_b[:, None]).sum() + np.log2(1 + u_s / v_s[:, None]).sum())
+def _sinr_full_power(p: SlotProblem) -> tuple[np.ndarray, np.ndarray]:
+    """A_B = P_B h / (I_S + N), A_S = P_S g / (I_B + N): link SINRs of a node's whole power (full-power interference)."""
+    a_b = p.p_bs_w * p.h / ((p.p_sat_w * p.g).sum(1) + p.noise_w)[:, None]
+    a_s = p.p_sat_w * p.g / ((p.p_bs_w * p.h).sum(1) + p.noise_w)[:, None]
+    return a_b, a_s
 
 
-def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e-3, epsilon: float = 0.5,
-              solver: str = "CLARABEL", start: tuple[np.ndarray, np.ndarray] | None = None,
-              ) -> tuple[np.ndarray, np.ndarray, ScaTrace]:
-    """Seed 003 Algorithm 1 as reconstructed in seed-math 1.7-1.9 (cvxpy, exponential cone).
+# smallest node load used in the SCA's rate functions (a node with no outside users and no
+# fractional users would otherwise divide by zero; any binary node with users has load >= 1)
+_MIN_LOAD = 1e-3
 
-    Relax x, y to [0, 1]; at iterate i solve the convex (18): maximise sum r subject to
-    r <= log2(v + u_lin) - log2(v) (17a), where u_lin is the tangent of the jointly convex
-    P h x^2 / D at the iterate (a global under-estimator, so the objective never decreases).
-    With full-power interference v is constant and the slack of (17b) is not needed. Stop when the relaxed
-    objective changes by less than ``tolerance``; round by (19)-(20) with threshold
-    ``epsilon`` and repair the capacities. Gains enter as SINRs at full power (well scaled).
+
+def _relaxed_sum_rate(p: SlotProblem, x: np.ndarray, y: np.ndarray, relaxation: str = "time_share") -> float:
+    """Relaxed sum rate of a fractional association; both relaxations equal the exact sum rate at binary points.
+
+    ``time_share``: sum x log2(1 + A / D);  ``folded``: sum log2(1 + A x^2 / D) (seed-math 1.7).
+    """
+    a_b, a_s = _sinr_full_power(p)
+    d = np.maximum(x.sum(0) + p.other_bs, _MIN_LOAD)
+    e = np.maximum(y.sum(0) + p.other_sat, _MIN_LOAD)
+    if relaxation == "time_share":
+        return float((x * np.log2(1 + a_b / d)).sum() + (y * np.log2(1 + a_s / e)).sum())
+    return float(np.log2(1 + a_b * x**2 / d).sum() + np.log2(1 + a_s * y**2 / e).sum())
+
+
+def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e-4, epsilon: float = 0.5,
+              relaxation: str = "time_share", solver: str = "CLARABEL",
+              start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, ScaTrace]:
+    """Seed 003 Algorithm 1 (SCA over the relaxed association, then rounding (19)-(20) and repair).
+
+    Relax x, y to [0, 1] and iterate convex subproblems (18) whose objective is a global
+    under-estimator of the relaxed sum rate, tight at the current iterate, so the relaxed
+    objective never decreases (minorise-maximise). Full-power interference makes the SINR of
+    a link A / D with A = P h / (I + N) fixed and D = sum_k x + N_o its node's load. How the
+    paper relaxes the rate was lost (seed-math 1.7-1.10); two documented relaxations:
+
+    ``time_share`` (default): R = sum x log2(1 + A / D), x read as a time share (eq. (8) with x
+    relaxed). c(D) = log2(1 + A / D) is convex, so c(D) >= alpha + beta D (tangent at D_i,
+    beta = -A / (ln2 D_i (D_i + A)) <= 0), and since x >= 0,
+    x c(D) >= alpha x + beta x D with x D = ((x + D)^2 - (x - D)^2) / 4 <= ((x + D)^2 - tangent
+    of (x - D)^2 at the iterate) / 4: a concave quadratic minorant (a second-order cone
+    program, no exponential cone). Its optimum is almost binary, so rounding loses little.
+
+    ``folded``: R = sum log2(1 + A x^2 / D), the reconstruction of seed-math 1.7 with the
+    tangent of the jointly convex x^2 / D inside the log. At high SINR it rewards splitting a
+    UE over many nodes (each link's log counts separately), so its stationary points are far
+    from binary and rounding loses 10-45 % on random instances; kept for comparison. The log
+    is extended linearly below 0 (phi(u) = log(1 + u) for u >= 0, u otherwise: concave, below
+    log(1 + max(u, 0))) so a negative tangent never makes the subproblem infeasible.
+
+    Start (seed-math 1.9): x = 0.5 / |B|, y = 0.5 / |S| unless ``start`` is given. Stop when the
+    relaxed objective changes by at most ``tolerance`` times its value (relative; seed-math 1.9
+    stops on |SR(i) - SR(i-1)| <= eps). Full-power interference only.
     """
     import cvxpy as cp  # noqa: PLC0415
 
     if p.interference != "full_power":
-        raise ValueError("solve_sca supports interference='full_power' (the per_user variant with the "
-                         "omega slack of (17b) is not implemented yet); use brute_force on small instances")
+        raise ValueError("solve_sca supports interference='full_power' only (with per_user interference the SINR "
+                         "of one network depends on the other's loads); use brute_force on small instances")
+    if relaxation not in SCA_RELAXATIONS:
+        raise ValueError(f"unknown SCA relaxation {relaxation!r}; use one of {SCA_RELAXATIONS}")
     p.check_feasible()
     k, nb, ns = p.n_ue, p.h.shape[1], p.g.shape[1]
-    # per-link SINR at full power, a = P h / (I + N): the constant v of (17a) folded in (well scaled)
-    hb = p.p_bs_w * p.h / ((p.p_sat_w * p.g).sum(1) + p.noise_w)[:, None]
-    gs = p.p_sat_w * p.g / ((p.p_bs_w * p.h).sum(1) + p.noise_w)[:, None]
-    ob, os_ = np.asarray(p.other_bs, float), np.asarray(p.other_sat, float)
-    trace = ScaTrace([], 0, "uniform" if start is None else "given")
-    if start is None:  # seed-math 1.9: x = 0.5 / |B|, y = 0.5 / |S|
-        xi = np.full((k, nb), 0.5 / max(nb, 1))
-        yi = np.full((k, ns), 0.5 / max(ns, 1))
+    a_b, a_s = _sinr_full_power(p)
+    other = (np.asarray(p.other_bs, float), np.asarray(p.other_sat, float))
+    if start is None:
+        xi, yi = np.full((k, nb), 0.5 / max(nb, 1)), np.full((k, ns), 0.5 / max(ns, 1))
     else:
-        xi, yi = (np.asarray(v, float).copy() for v in start)
-    x, y = cp.Variable((k, nb)), cp.Variable((k, ns))
-    rb, rs = cp.Variable((k, nb)), cp.Variable((k, ns))
-    ln2 = math.log(2.0)
+        xi, yi = (np.clip(np.asarray(v, float), 0, 1) for v in start)
+    trace = ScaTrace([_relaxed_sum_rate(p, xi, yi, relaxation)], 0, "uniform" if start is None else "given",
+                     relaxation=relaxation)
+    x, y = cp.Variable((k, nb), nonneg=True), cp.Variable((k, ns), nonneg=True)
+    ones_k = np.ones((k, 1))
+    objective = 0
+    params: list[tuple[Any, ...]] = []
+    for var, a, o in ((x, a_b, other[0]), (y, a_s, other[1])):
+        n = a.shape[1]
+        load = cp.sum(var, axis=0) + o
+        load_m = ones_k @ cp.reshape(load, (1, n), order="C")  # (k, n): every UE row sees its node's load
+        if relaxation == "time_share":
+            alpha, neg_beta, q = cp.Parameter((k, n)), cp.Parameter((k, n), nonneg=True), cp.Parameter((k, n))
+            q_sq = cp.Parameter((k, n))
+            # x D <= ((x + D)^2 - q^2 - 2 q ((x - D) - q)) / 4 = ((x + D)^2 + q^2 - 2 q (x - D)) / 4, q = x_i - D_i
+            bound_xd = (cp.square(var + load_m) + q_sq - 2 * cp.multiply(q, var - load_m)) / 4
+            objective += cp.sum(cp.multiply(alpha, var)) - cp.sum(cp.multiply(neg_beta, bound_xd))
+            params.append((alpha, neg_beta, q, q_sq))
+        else:
+            c1, c2 = cp.Parameter((k, n), nonneg=True), cp.Parameter((k, n), nonneg=True)
+            z_pos, z_neg = cp.Variable((k, n), nonneg=True), cp.Variable((k, n), nonpos=True)
+            # A x^2 / D >= A (2 x_i x / D_i - x_i^2 D / D_i^2) = c1 x - c2 D  (tangent, c1 = 2 A x_i / D_i)
+            params.append((c1, c2, z_pos, z_neg, cp.multiply(c1, var) - cp.multiply(c2, load_m)))
+            objective += cp.sum(cp.log(1 + z_pos) + z_neg) / math.log(2)
+    cons = [x <= 1, y <= 1, cp.sum(x, axis=1) <= 1, cp.sum(y, axis=1) <= 1,  # (2), (4)
+            cp.sum(x, axis=1) + cp.sum(y, axis=1) >= 1,  # (6)
+            cp.sum(x, axis=0) + other[0] <= p.cap_bs, cp.sum(y, axis=0) + other[1] <= p.cap_sat]  # (3), (5)
+    if relaxation == "folded":
+        cons += [zp + zn == u for _, _, zp, zn, u in params]
+    prob = cp.Problem(cp.Maximize(objective), cons)
     for it in range(max_iterations):
-        di = xi.sum(0) + ob
-        ei = yi.sum(0) + os_
-        d = cp.sum(x, axis=0) + ob
-        e = cp.sum(y, axis=0) + os_
-        # tangents of x^2 / D at (x_i, D_i): 2 x_i x / D_i - x_i^2 D / D_i^2
-        u_b = cp.multiply(hb, 2 * cp.multiply(xi / di, x) - cp.multiply(xi**2 / di**2, cp.vstack([d] * k)))
-        u_s = cp.multiply(gs, 2 * cp.multiply(yi / ei, y) - cp.multiply(yi**2 / ei**2, cp.vstack([e] * k)))
-        cons = [x >= 0, x <= 1, y >= 0, y <= 1, cp.sum(x, axis=1) <= 1, cp.sum(y, axis=1) <= 1,
-                cp.sum(x, axis=1) + cp.sum(y, axis=1) >= 1, d <= p.cap_bs, e <= p.cap_sat]
-        # full-power interference: v is a constant per UE, so (17b) and its slack omega drop out
-        cons += [rb <= cp.log(1 + u_b) / ln2, rs <= cp.log(1 + u_s) / ln2]
-        prob = cp.Problem(cp.Maximize(cp.sum(rb) + cp.sum(rs)), cons)
+        for (pars, xv, a, o) in zip(params, (xi, yi), (a_b, a_s), other):
+            d_i = np.maximum(xv.sum(0) + o, _MIN_LOAD)[None, :]
+            if relaxation == "time_share":
+                c = np.log2(1 + a / d_i)
+                beta = -a / (d_i * (d_i + a)) / math.log(2)
+                q = xv - d_i
+                pars[0].value, pars[1].value, pars[2].value, pars[3].value = c - beta * d_i, -beta, q, q**2
+            else:
+                pars[0].value, pars[1].value = 2 * a * xv / d_i, a * xv**2 / d_i**2
         try:
             prob.solve(solver=solver)
         except cp.error.SolverError:
             x.value = None
         if x.value is None or prob.status not in ("optimal", "optimal_inaccurate"):
-            if it == 0 and start is None:
-                # strong links (SINR ~1e5) make log(1 + tangent) undefined near x = 0 from the
-                # uniform start; restart from the greedy association (documented fallback)
-                xs, ys, tr = solve_sca(p, max_iterations=max_iterations, tolerance=tolerance, epsilon=epsilon,
-                                       solver=solver, start=tuple(v.astype(float) for v in solve_greedy(p)))
-                tr.start = "greedy (uniform start failed)"
-                return xs, ys, tr
             # keep the last solved iterate: the sequence so far is a valid, monotone SCA run
-            trace.stopped = f"subproblem solver failure at iteration {it} ({prob.status})"
+            trace.stopped = f"subproblem solver failure at iteration {it + 1} ({prob.status})"
             break
-        xi = np.clip(x.value, 0, 1)
-        yi = np.clip(y.value, 0, 1)
-        trace.objective.append(_relaxed_sum_rate(p, xi, yi))
+        x_new, y_new = np.clip(x.value, 0, 1), np.clip(y.value, 0, 1)
+        value = _relaxed_sum_rate(p, x_new, y_new, relaxation)
+        if value < trace.objective[-1] - 1e-6 * max(1.0, abs(trace.objective[-1])):
+            # solver inaccuracy only: the minorant guarantees ascent (keep the better iterate)
+            trace.stopped = f"solver inaccuracy at iteration {it + 1}"
+            break
+        xi, yi = x_new, y_new
+        trace.objective.append(value)
         trace.iterations = it + 1
-        if it > 0 and abs(trace.objective[-1] - trace.objective[-2]) <= tolerance:
+        if abs(trace.objective[-1] - trace.objective[-2]) <= tolerance * max(1.0, abs(trace.objective[-1])):
             break
     else:
         trace.stopped = "iteration limit"
@@ -477,8 +528,7 @@ def local_search_full_power(p: SlotProblem, x: np.ndarray, y: np.ndarray, max_pa
     if p.interference != "full_power":
         return local_search(p, x, y, max_passes)
     x, y = x.copy(), y.copy()
-    a_b = p.p_bs_w * p.h / ((p.p_sat_w * p.g).sum(1) + p.noise_w)[:, None]
-    a_s = p.p_sat_w * p.g / ((p.p_bs_w * p.h).sum(1) + p.noise_w)[:, None]
+    a_b, a_s = _sinr_full_power(p)
     nets = [(x, a_b, p.cap_bs, np.asarray(p.other_bs, int)), (y, a_s, p.cap_sat, np.asarray(p.other_sat, int))]
     members = [[set(np.flatnonzero(assoc[:, j])) for j in range(assoc.shape[1])] for assoc, *_ in nets]
 

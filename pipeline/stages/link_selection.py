@@ -23,10 +23,20 @@ from pipeline.io.atomic import write_json
 from pipeline.io.figures import plot_link_selection
 from pipeline.io.paths import CityPaths
 from pipeline.solvers.link_selection import (
-    InfeasibleError, SlotProblem, evaluate, solve_exact, solve_greedy, solve_heuristic, solve_sca)
+    SCA_RELAXATIONS, InfeasibleError, SlotProblem, evaluate, solve_exact, solve_greedy, solve_heuristic, solve_sca)
 from pipeline.stages._common import run_stage
 
-ALGORITHMS = ("optimal", "sca", "greedy", "heuristic")
+ALGORITHMS = ("optimal", "sca", "greedy", "heuristic", "sca_folded")
+
+
+def sca_options(ls: dict[str, Any]) -> dict[str, Any]:
+    """solve_sca keyword arguments from params.yaml link_selection."""
+    w = "params.yaml link_selection"
+    relaxation = str(ls.get("sca_relaxation", "time_share"))
+    if relaxation not in SCA_RELAXATIONS:
+        raise StinError(f"{w}.sca_relaxation = {relaxation!r} is unknown", f"use one of {', '.join(SCA_RELAXATIONS)}")
+    return {"max_iterations": int(number(ls, "sca_max_iterations", w)), "tolerance": number(ls, "sca_tolerance", w),
+            "relaxation": relaxation}
 
 
 def slot_problem(ds, t: int, ls: dict[str, Any], p_bs_w: float | None = None, p_sat_w: float | None = None) -> SlotProblem:  # noqa: ANN001
@@ -51,7 +61,9 @@ def solve_all(p: SlotProblem, ls: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if name == "optimal":
             x, y = solve_exact(p)
         elif name == "sca":
-            x, y, trace = solve_sca(p, max_iterations=int(ls["sca_max_iterations"]), tolerance=float(ls["sca_tolerance"]))
+            x, y, trace = solve_sca(p, **sca_options(ls))
+        elif name == "sca_folded":  # the seed-math 1.7 relaxation, reported for comparison
+            x, y, trace = solve_sca(p, **{**sca_options(ls), "relaxation": "folded"})
         elif name == "greedy":
             x, y = solve_greedy(p)
         else:
@@ -96,7 +108,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             for t in sweep_slots:
                 p = slot_problem(ds, t, ls, **kw)
                 sums["optimal"] += evaluate(p, *solve_exact(p)).sum_rate
-                x, y, _ = solve_sca(p, max_iterations=int(ls["sca_max_iterations"]), tolerance=float(ls["sca_tolerance"]))
+                x, y, _ = solve_sca(p, **sca_options(ls))
                 sums["sca"] += evaluate(p, x, y).sum_rate
                 sums["greedy"] += evaluate(p, *solve_greedy(p)).sum_rate
             for a in res:
@@ -109,13 +121,14 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     sat_sweep = sweep("sat", sat_values)
     convergence = {}
     for v in sat_values[:: max(1, len(sat_values) // 3)]:
-        _, _, tr = solve_sca(slot_problem(ds, 0, ls, p_sat_w=10 ** (v / 10)), max_iterations=int(ls["sca_max_iterations"]),
-                             tolerance=float(ls["sca_tolerance"]))
+        _, _, tr = solve_sca(slot_problem(ds, 0, ls, p_sat_w=10 ** (v / 10)), **sca_options(ls))
         convergence[f"{v:g}"] = {"objective": tr.objective, "start": tr.start}
 
     metrics = {
         "sum_rate_bps_hz": {a: round(total[a], 4) for a in ALGORITHMS},
         "gap_sca": round(gaps["sca"], 6), "gap_greedy": round(gaps["greedy"], 6), "gap_heuristic": round(gaps["heuristic"], 6),
+        "gap_sca_folded": round(gaps["sca_folded"], 6),
+        "sca_relaxation": sca_options(ls)["relaxation"],
         "sca_iterations": float(np.mean(iterations)),
         "sca_iterations_per_slot": iterations,
         "sca_start_per_slot": [s["sca"]["trace"].start for s in per_slot],
