@@ -83,11 +83,19 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     # link selection on the ray-traced channels
     ls = json.loads((results / "link_selection.json").read_text())
     rates = ls["sum_rate_bps_hz"]
-    assert set(rates) == {"sca", "greedy", "optimal", "heuristic"}
+    assert set(rates) == {"sca", "greedy", "optimal", "heuristic", "sca_folded"}
     for name in ("sca", "greedy", "heuristic"):
         assert rates[name] <= rates["optimal"] * (1 + 1e-6)  # nobody beats the exact optimum
     assert ls["gap_sca"] >= -1e-6 and ls["gap_greedy"] >= -1e-6 and ls["sca_iterations"] >= 1
     assert (results / "figures" / "link_selection.png").is_file()
+
+    # coverage: ray-traced SC/MC, seed 002 analytic vs Monte Carlo, seed 000 case study
+    cov = json.loads((results / "coverage.json").read_text())
+    assert 0 <= cov["sg_analytic_vs_mc_max_abs_diff"] <= 0.01 and cov["seed000_mc_ge_max_sc"] is True
+    for entry in cov["city_coverage"].values():
+        assert set(entry) >= {"sc_bs", "sc_sat", "mc", "analytic_mc"}
+        assert entry["mc"] >= max(entry["sc_bs"], entry["sc_sat"]) - 1e-9
+    assert len(list((results / "figures" / "coverage").glob("*.png"))) == 6
 
     # the README's example runs as written
     readme = (REPO / "README.md").read_text()
@@ -109,4 +117,4 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     third = _dvc(repo_copy, "repro")
     assert third.returncode == 0, third.stderr[-2000:]
     ran = {line.split("'")[1] for line in third.stdout.splitlines() if line.startswith("Running stage")}
-    assert ran == {"heatmaps", "channels", "link_selection"}
+    assert ran == {"heatmaps", "channels", "link_selection", "coverage"}

@@ -102,8 +102,8 @@ def plot_link_selection(path: str | os.PathLike, m: dict) -> None:
     ax.set_title(f"Sum rate per algorithm (gap SCA {m['gap_sca']:.2%}, greedy {m['gap_greedy']:.2%})")
     ax = axes[0, 1]
     for p_dbw, c in m["sca_convergence_by_sat_power_dbw"].items():
-        ax.plot(range(1, len(c["objective"]) + 1), c["objective"], "o-", label=f"P_S = {p_dbw} dBW ({c['start']} start)")
-    ax.set_xlabel("SCA iteration")
+        ax.plot(range(len(c["objective"])), c["objective"], "o-", label=f"P_S = {p_dbw} dBW ({c['start']} start)")
+    ax.set_xlabel("SCA iteration (0 = starting point)")
     ax.set_ylabel("relaxed sum rate, slot 0 [bit/s/Hz]")
     ax.set_title("SCA convergence (Fig. 4)")
     ax.legend(fontsize=8)
@@ -117,4 +117,38 @@ def plot_link_selection(path: str | os.PathLike, m: dict) -> None:
         ax.set_title(f"Sum rate vs {xlabel.split(' [')[0]} ({title})")
         ax.grid(alpha=0.3)
         ax.legend()
+    _save(fig, path, 100)
+
+
+def plot_city_coverage(path: str | os.PathLike, city: xr.Dataset, routes: xr.Dataset | None, analytic,  # noqa: ANN001
+                       analytic_no_bs_interference, city_name: str) -> None:  # noqa: ANN001
+    """Coverage vs SINR threshold (seed 000 Fig. 6 style): ray-traced SC BS / SC satellite / MC over the
+    street cells (and route points), next to seed 002's analytic model calibrated to the city; rate coverage."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
+    ax = axes[0]
+    thr = city.threshold_db.values
+    win = city.sinr_coverage_window
+    for scheme, colour, label in (("sc_bs", "tab:orange", "SC BS"), ("sc_sat", "tab:blue", "SC satellite"),
+                                  ("mc", "k", "MC (either link)")):
+        ax.plot(thr, win.sel(scheme=scheme), "-", color=colour, lw=2, label=f"{label}, ray-traced streets")
+        if routes is not None:
+            ax.plot(thr, routes.sinr_coverage_window.sel(scheme=scheme), ":", color=colour, label=f"{label}, routes")
+    ax.plot(thr, analytic.total, "--", color="tab:red", label="analytic (seed 002), calibrated")
+    ax.plot(thr, analytic_no_bs_interference.total, "-.", color="tab:purple", label="analytic, no BS interferers")
+    ax.set_xlabel("SINR threshold [dB]")
+    ax.set_ylabel("coverage probability")
+    ax.set_title(f"{city_name}: coverage vs SINR threshold")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    rates = city.rate_bps.values / 1e6
+    for scheme, colour, label in (("sc_bs", "tab:orange", "SC BS"), ("sc_sat", "tab:blue", "SC satellite"),
+                                  ("mc", "k", "MC (better link)"), ("dc", "tab:green", "DC (both rates)")):
+        ax.semilogx(rates, city.rate_coverage_window.sel(rate_scheme=scheme), "o-", color=colour, label=label)
+    ax.set_xlabel(f"rate threshold [Mbit/s] (B = {city.attrs['bandwidth_hz'] / 1e6:g} MHz)")
+    ax.set_ylabel("rate coverage P[R > r]")
+    ax.set_title("Rate coverage, ray-traced street cells")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
     _save(fig, path, 100)

@@ -314,6 +314,7 @@ def _sinr_full_power(p: SlotProblem) -> tuple[np.ndarray, np.ndarray]:
 # smallest node load used in the SCA's rate functions (a node with no outside users and no
 # fractional users would otherwise divide by zero; any binary node with users has load >= 1)
 _MIN_LOAD = 1e-3
+_DPP_MAX_LINKS = 20_000  # above this many (UE, node) pairs cvxpy recompiles each iteration instead (memory)
 
 
 def _relaxed_sum_rate(p: SlotProblem, x: np.ndarray, y: np.ndarray, relaxation: str = "time_share") -> float:
@@ -379,17 +380,20 @@ def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e
     ones_k = np.ones((k, 1))
     objective = 0
     params: list[tuple[Any, ...]] = []
+    load_links: list[Any] = []
     for var, a, o in ((x, a_b, other[0]), (y, a_s, other[1])):
         n = a.shape[1]
-        load = cp.sum(var, axis=0) + o
+        load = cp.Variable(n)  # node loads D as their own variables: keeps the cone matrix sparse (k nnz per column, not k^2)
+        load_links.append(load == cp.sum(var, axis=0) + o)
         load_m = ones_k @ cp.reshape(load, (1, n), order="C")  # (k, n): every UE row sees its node's load
         if relaxation == "time_share":
-            alpha, neg_beta, q = cp.Parameter((k, n)), cp.Parameter((k, n), nonneg=True), cp.Parameter((k, n))
-            q_sq = cp.Parameter((k, n))
-            # x D <= ((x + D)^2 - q^2 - 2 q ((x - D) - q)) / 4 = ((x + D)^2 + q^2 - 2 q (x - D)) / 4, q = x_i - D_i
-            bound_xd = (cp.square(var + load_m) + q_sq - 2 * cp.multiply(q, var - load_m)) / 4
-            objective += cp.sum(cp.multiply(alpha, var)) - cp.sum(cp.multiply(neg_beta, bound_xd))
-            params.append((alpha, neg_beta, q, q_sq))
+            # alpha x + beta x D >= alpha x - |beta| ((x + D)^2 + q^2 - 2 q (x - D)) / 4, q = x_i - D_i, written
+            # as coef_x x + coef_d D - |beta| (x + D)^2 / 4 + const (the constant does not move the argmax; DPP form)
+            coef_x, coef_d = cp.Parameter((k, n)), cp.Parameter((k, n))
+            neg_beta = cp.Parameter((k, n), nonneg=True)
+            objective += (cp.sum(cp.multiply(coef_x, var)) + cp.sum(cp.multiply(coef_d, load_m))
+                          - cp.sum(cp.multiply(neg_beta, cp.square(var + load_m))) / 4)
+            params.append((coef_x, coef_d, neg_beta))
         else:
             c1, c2 = cp.Parameter((k, n), nonneg=True), cp.Parameter((k, n), nonneg=True)
             z_pos, z_neg = cp.Variable((k, n), nonneg=True), cp.Variable((k, n), nonpos=True)
@@ -398,7 +402,8 @@ def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e
             objective += cp.sum(cp.log(1 + z_pos) + z_neg) / math.log(2)
     cons = [x <= 1, y <= 1, cp.sum(x, axis=1) <= 1, cp.sum(y, axis=1) <= 1,  # (2), (4)
             cp.sum(x, axis=1) + cp.sum(y, axis=1) >= 1,  # (6)
-            cp.sum(x, axis=0) + other[0] <= p.cap_bs, cp.sum(y, axis=0) + other[1] <= p.cap_sat]  # (3), (5)
+            cp.sum(x, axis=0) + other[0] <= p.cap_bs, cp.sum(y, axis=0) + other[1] <= p.cap_sat,  # (3), (5)
+            *load_links]
     if relaxation == "folded":
         cons += [zp + zn == u for _, _, zp, zn, u in params]
     prob = cp.Problem(cp.Maximize(objective), cons)
@@ -406,14 +411,17 @@ def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e
         for (pars, xv, a, o) in zip(params, (xi, yi), (a_b, a_s), other):
             d_i = np.maximum(xv.sum(0) + o, _MIN_LOAD)[None, :]
             if relaxation == "time_share":
-                c = np.log2(1 + a / d_i)
+                c = np.log2(1 + a / d_i)  # c(D_i); tangent c(D) >= c(D_i) + beta (D - D_i)
                 beta = -a / (d_i * (d_i + a)) / math.log(2)
                 q = xv - d_i
-                pars[0].value, pars[1].value, pars[2].value, pars[3].value = c - beta * d_i, -beta, q, q**2
+                pars[0].value = c - beta * d_i - beta * q / 2  # alpha + |beta| q / 2
+                pars[1].value = beta * q / 2  # -|beta| q / 2
+                pars[2].value = -beta
             else:
                 pars[0].value, pars[1].value = 2 * a * xv / d_i, a * xv**2 / d_i**2
         try:
-            prob.solve(solver=solver)
+            # DPP compiles once and re-solves fast, but its parameter tensor grows as (K n)^2: off for big slots
+            prob.solve(solver=solver, ignore_dpp=k * (nb + ns) > _DPP_MAX_LINKS)
         except cp.error.SolverError:
             x.value = None
         if x.value is None or prob.status not in ("optimal", "optimal_inaccurate"):
