@@ -1,0 +1,1470 @@
+"""Joint satellite/BS beamforming for a self-backhauled satellite-terrestrial ISAC system (seed 001).
+
+Seed 001: T. Wang, Q. Wang, "Joint Beamforming for Integrated Satellite-Terrestrial ISAC Systems",
+Sensors 26(7):2273, 2026, doi:10.3390/s26072273. A multi-beam LEO satellite (Ns feeds) sends the
+backhaul symbol to an Earth station (ES) with beamformer v and a sensing waveform with covariance
+V0; the ES hands the data to a BS (Nb antennas) that serves M single-antenna users with {w_m}.
+All links share one band. With the lifting W_m = w_m w_m^H, V = v v^H (Section 3.2):
+
+    R_m = log2(1 + |h_m^H w_m|^2 / (sum_{n!=m} |h_m^H w_n|^2 + g_m^H (V + V0) g_m + s_m^2))   (6)-(7)
+    R_s = log2(1 + |g_s^H v|^2 / (sum_m |h_s^H w_m|^2 + g_s^H V0 g_s + s_s^2))               (4)
+    max sum_m R_m  s.t.  R_m >= r0 (17b),  sum_m R_m <= R_s (17c),
+        a_bs(t)^H (sum_m W_m) a_bs(t) + a_sat(t)^H V0 a_sat(t) >= Gamma_t (17d),
+        ||v||^2 + Tr V0 <= Ps (17e),  sum_m ||w_m||^2 <= PT (17f),  V0 >= 0.
+
+(17d) prints one steering vector a(theta) for sum_m W_m + V0 although W_m is Nb x Nb and V0 is
+Ns x Ns; here each array uses its own steering vector and the beampattern is the EIRP [W]
+radiated towards target t (eq. (1)). Channel convention: every channel is stored as a *row*
+(transfer) vector, received amplitude = row @ x, so the paper's h^H is our row and
+h^H W h = row W row^H. Units: complex baseband amplitude gain (linear, antennas, path loss and
+fading included); |row @ x|^2 is a received power in W when |x|^2 is a transmit power in W.
+
+Algorithm 1 (PA1, :func:`solve_pa1`) is the convex-concave procedure (36)-(40): the concave
+log2(I_m + s^2) of each rate and log2(D_s) / log2(S_m + I_m + s^2) in the backhaul constraint
+are replaced by their tangents (35), which keeps every iterate feasible for the lifted problem
+and the lifted sum rate non-decreasing. Algorithm 2 (PA2, :func:`solve_pa2`) is the robust
+version for norm-bounded CSI errors (44)-(47): the worst-case signal / interference powers are
+slack variables tied to the channels by the paper's Cauchy-Schwarz bounds (60)-(65) (default,
+second-order cones) or by exact S-procedure LMIs (66)-(68) (small instances), and the same
+tangents (69)-(70) give a sequence of convex programmes. Ranks are restored by
+:func:`extract_rank_one`. Every reported design is scored by the independent, vector-domain
+:func:`evaluate`. Benchmarks of Section 5: DAS, TDMA and IBS (see :func:`solve_das`,
+:func:`solve_tdma`, :func:`solve_ibs` for the definitions used; the paper gives one line each).
+
+Numerics (Clarabel): complex PSD matrices are real 2n x 2n PSD variables (:class:`_Cov`), every
+kept log is normalised by its value at the iterate, and V0 lives in congruence coordinates that
+give the ES direction unit weight (the ES sees ~65 dB SNR, so its null must be resolved to 1e-6).
+
+Paper values that are inconsistent or unrecoverable (see the constants): 20 GHz (Table 1) vs
+30 GHz (text); Table 1's 250 km beam diameter and 0.4 deg angle are GEO values and are unused
+(the NGEO 3.2 deg beamwidth sets the beam spacing); the quoted satellite EIRP of 36.7 dBW
+contradicts Ps = 30 dBW with Gmax = 52 dBi and is unused; Gamma, the terrestrial path-loss
+parameters, L, the phase-perturbation law and the normalisation of the CSI radii are not given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import StinError
+
+C_M_S = 299_792_458.0  # speed of light (exact)
+LN2 = math.log(2.0)
+
+# ------------------------------------------------------------------ paper constants (Section 5, Table 1)
+FREQ_HZ = 20e9  # Table 1 "carrier frequency 20 GHz"; the Section 5 text says 30 GHz (Ka uplink)
+BANDWIDTH_HZ = 100e6  # Section 5 text; sigma^2 = -94 dBm = -174 dBm/Hz + 80 dB matches 100 MHz
+ALTITUDE_M = 1000e3  # Section 5 "satellite altitude h = 1000 km"
+N_BEAMS = 7  # Section 5 / Table 1 "Ns = 7 beams"
+BEAM_3DB_DEG = 3.2  # Table 1 "3 dB angle for NGEO satellite"; taken as the full 3 dB beamwidth
+SAT_GAIN_MAX_DBI = 52.0  # Section 5 "maximum beam gain Gmax = 52 dBi" (a GEO-size value for a 3.2 deg beam)
+ES_GAIN_DBI = 37.7  # Section 5 "Earth Station antenna gain G_ES = 37.7 dBi"
+UE_GAIN_DBI = 0.0  # Section 2.2 item 4: user equipments are omnidirectional, G_r = 1
+RAIN_MU_DB = 3.125  # Section 5 / Table 1 rain fading mu (printed in dB)
+RAIN_SIGMA_DB = 1.591  # Section 5 / Table 1 rain fading sigma
+NOISE_DBM = -94.0  # Section 5 sigma^2 (N0 = -174 dBm/Hz, B = 100 MHz); same for ES and users
+P_SAT_DBW = 30.0  # Section 5 "Ps = 30 dBW"
+P_BS_DBW = 0.0  # Section 5 "PT = 0 dBW"
+SINR_MIN_DB = 2.85  # Section 5 "gamma_min = 2.85 dB" -> r0 = log2(1 + gamma_min)
+N_USERS = 8  # Section 5 "M = 8 single-antenna users"
+BS_ROWS, BS_COLS = 3, 3  # Section 5 "Nb = 9 antennas in a 3 x 3 UPA", Table 1 spacing lambda/2
+AREA_M = 1000.0  # Section 5 "users uniformly distributed in a 1000 x 1000 m^2 area"
+BS_XY_M = (500.0, 500.0)  # Section 5 "the base station is located at the center"
+ES_XY_M = (0.0, 0.0)  # Section 5 "the Earth Station is placed at the origin"
+CSI_ERROR = 0.08  # Section 5 "eps_s = eps_m = delta_s = delta_m = 0.08"; read as relative ||err|| / ||h||
+MAX_ITERATIONS = 30  # Section 5 "maximum number of iterations K = 30"
+TOLERANCE = 1e-5  # Section 5 "convergence tolerance nu = 1e-5" (bit/s/Hz)
+# Not in the paper (placeholders, documented as such):
+S1528_LS_DB = -6.75  # ITU-R S.1528 recommends 1.3 near-in side lobe L_S (standards.md 7.2, SHARC)
+S1528_LF_DBI = 5.0  # S.1528 rec. 1.3 far-out level as coded in SHARC; 0 vs 5 dBi unverified (standards.md 7.2)
+GAS_ZENITH_DB = 0.25  # P.676 zenith gas loss at 20 GHz, ns-3 table (standards.md 2.1); A_gas of Section 2.2
+ES_SIDELOBE_DBI = -10.0  # ES dish gain towards the BS (horizon): ITU-R S.465 far side-lobe level, from memory
+PHASE_MAX_RAD = math.pi / 8  # "mild phase perturbations" eta_i (12): distribution not given; U(-pi/8, pi/8)
+BS_ELEMENT_GAIN_DBI = 8.0  # BS element gain: not in the paper; TR 38.901 Table 7.3-1 element maximum
+# (= pipeline.radio.antennas.TR38901_G_MAX_DBI); with 0 dBi elements the paper's QoS is infeasible in most drops
+PL_EXPONENT = 2.0  # (14) path-loss exponent n: not given; LOS-like placeholder
+SHADOW_SIGMA_DB = 4.0  # (14) shadowing sigma: not given; placeholder
+N_PATHS = 3  # (15) number of Saleh-Valenzuela paths L: not given; placeholder (path 1 = geometric LOS)
+MIN_UE_DISTANCE_M = 10.0  # keeps (14) away from d -> 0; placeholder
+TARGET_OFFSETS_ABS = (-1.5, -0.5, 0.5, 1.5)  # targets along the x cut, in beam spacings: the paper's
+# Fig. 3 angles (-54, -18, 18, 54 deg, a terrestrial-ULA template) are invisible from a LEO; same 1:3 ratio kept
+SENSING_EIRP_DBW = 55.0  # Gamma: no value in the paper (Fig. 4 sweeps it); placeholder EIRP per target
+SUB_SATELLITE_OFFSET_M = 0.0  # d0 of (9): not given; the scene sits at the sub-satellite point
+
+
+class BeamformingInfeasible(StinError):
+    """No design meets the constraints; ``families`` names the constraint families whose removal
+    (one at a time) makes the lifted problem feasible."""
+
+    def __init__(self, problem: str, fix: str, families: Sequence[str] = ()) -> None:
+        super().__init__(problem, fix)
+        self.families = list(families)
+
+
+# ------------------------------------------------------------------ channel model (Section 2.2-2.3)
+def s1528_gain_dbi(off_axis_deg: Any, *, g_max_dbi: float = SAT_GAIN_MAX_DBI, half_beamwidth_deg: float = BEAM_3DB_DEG / 2,
+                   ls_db: float = S1528_LS_DB, lf_dbi: float = S1528_LF_DBI) -> np.ndarray:
+    """ITU-R S.1528 recommends 1.3 (LEO) envelope, standards.md 7.2 (the paper's (13) names S.1528)."""
+    psi = np.abs(np.asarray(off_axis_deg, float))
+    y = 1.5 * half_beamwidth_deg
+    z = y * 10 ** (0.04 * (g_max_dbi + ls_db - lf_dbi))
+    main = g_max_dbi - 3.0 * (psi / half_beamwidth_deg) ** 2
+    side = g_max_dbi + ls_db - 25.0 * np.log10(np.maximum(psi, 1e-12) / y)
+    return np.where(psi <= y, main, np.where(psi <= z, side, lf_dbi))
+
+
+def upa_steering(azimuth_rad: Any, rows: int, cols: int) -> np.ndarray:
+    """Horizontal rows x cols UPA, lambda/2 spacing (Table 1), isotropic elements, elevation 0:
+    a[p*cols + q] = exp(j pi (p cos az + q sin az)); (16) is its one-row case without 1/sqrt(Nb)
+    (unnormalised so that a^H R a is an EIRP in W). Returns (..., rows*cols)."""
+    az = np.asarray(azimuth_rad, float)[..., None]
+    p, q = np.divmod(np.arange(rows * cols), cols)
+    return np.exp(1j * np.pi * (p * np.cos(az) + q * np.sin(az)))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class PaperSetting:
+    """Section 5 parameters; every default names its source at the module constants."""
+
+    n_users: int = N_USERS
+    bs_rows: int = BS_ROWS
+    bs_cols: int = BS_COLS
+    p_sat_dbw: float = P_SAT_DBW
+    p_bs_dbw: float = P_BS_DBW
+    sinr_min_db: float = SINR_MIN_DB
+    sensing_eirp_dbw: float = SENSING_EIRP_DBW
+    target_offsets_abs: tuple[float, ...] = TARGET_OFFSETS_ABS
+    csi_error: float = CSI_ERROR
+    freq_hz: float = FREQ_HZ
+    noise_dbm: float = NOISE_DBM
+    altitude_m: float = ALTITUDE_M
+    sub_satellite_offset_m: float = SUB_SATELLITE_OFFSET_M
+    beam_3db_deg: float = BEAM_3DB_DEG
+    sat_gain_max_dbi: float = SAT_GAIN_MAX_DBI
+    es_gain_dbi: float = ES_GAIN_DBI
+    ue_gain_dbi: float = UE_GAIN_DBI
+    es_sidelobe_dbi: float = ES_SIDELOBE_DBI
+    bs_element_gain_dbi: float = BS_ELEMENT_GAIN_DBI
+    rain_mu_db: float = RAIN_MU_DB
+    rain_sigma_db: float = RAIN_SIGMA_DB
+    gas_zenith_db: float = GAS_ZENITH_DB
+    phase_max_rad: float = PHASE_MAX_RAD
+    pl_exponent: float = PL_EXPONENT
+    shadow_sigma_db: float = SHADOW_SIGMA_DB
+    n_paths: int = N_PATHS
+    area_m: float = AREA_M
+    min_ue_distance_m: float = MIN_UE_DISTANCE_M
+
+    @property
+    def beam_spacing_deg(self) -> float:
+        """Adjacent-beam spacing (sqrt(3)/2) theta_3dB of a hexagonal 7-beam cluster (standards.md 1.2, QuaDRiGa)."""
+        return math.sqrt(3) / 2 * self.beam_3db_deg
+
+
+@dataclass(frozen=True)
+class BeamformingProblem:
+    """Channels (rows, see module docstring) and constraints of problem (17).
+
+    h_ue (M, Nb) BS->user, g_ue (M, Ns) satellite->user, g_es (Ns,) satellite->ES, h_es (Nb,) BS->ES,
+    a_sat (T, Ns) / a_bs (T, Nb) amplitude responses towards the sensing targets (row @ R @ row^H is
+    the EIRP in W), gamma_w (T,) the EIRP thresholds Gamma_t of (17d). Powers in W, rates in bit/s/Hz.
+    err_* are the CSI error radii of (44)-(47) relative to the channel norm (used by PA2 only).
+    """
+
+    h_ue: np.ndarray
+    g_ue: np.ndarray
+    g_es: np.ndarray
+    h_es: np.ndarray
+    a_sat: np.ndarray
+    a_bs: np.ndarray
+    gamma_w: np.ndarray
+    p_sat_w: float
+    p_bs_w: float
+    noise_ue_w: np.ndarray
+    noise_es_w: float
+    rate_min: float
+    err_g_es: float = 0.0
+    err_g_ue: float = 0.0
+    err_h_es: float = 0.0
+    err_h_ue: float = 0.0
+    meta: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def n_users(self) -> int:
+        return self.h_ue.shape[0]
+
+    @property
+    def n_bs(self) -> int:
+        return self.h_ue.shape[1]
+
+    @property
+    def n_sat(self) -> int:
+        return self.g_es.shape[0]
+
+    @property
+    def n_targets(self) -> int:
+        return self.a_sat.shape[0]
+
+    def replace(self, **changes: Any) -> BeamformingProblem:
+        return dataclasses.replace(self, **changes)
+
+    def with_powers(self, *, p_sat_dbw: float | None = None, p_bs_dbw: float | None = None) -> BeamformingProblem:
+        ch = {}
+        if p_sat_dbw is not None:
+            ch["p_sat_w"] = 10 ** (p_sat_dbw / 10)
+        if p_bs_dbw is not None:
+            ch["p_bs_w"] = 10 ** (p_bs_dbw / 10)
+        return self.replace(**ch)
+
+
+def problem_from_channels(h_bs_ue: np.ndarray, g_sat_ue: np.ndarray, g_sat_es: np.ndarray, h_bs_es: np.ndarray, *,
+                          p_sat_w: float, p_bs_w: float, noise_w: float | np.ndarray, rate_min: float = 0.0,
+                          noise_es_w: float | None = None, a_sat_targets: np.ndarray | None = None,
+                          a_bs_targets: np.ndarray | None = None, sensing_eirp_w: Any = 0.0,
+                          csi_error: float = 0.0, meta: dict | None = None) -> BeamformingProblem:
+    """Problem from plain arrays (e.g. ray-traced channels).
+
+    h_bs_ue (K, Nb) complex: amplitude gain from BS antenna n to UE k (received amplitude
+    y_k = h_bs_ue[k] @ x, x in sqrt(W)); g_sat_ue (K, Ns) or (K,) for a single-beam satellite;
+    g_sat_es (Ns,) or scalar; h_bs_es (Nb,). All linear complex baseband amplitudes (for power
+    gains G pass sqrt(G)). noise_w: user noise power(s) [W]; noise_es_w defaults to noise_w.
+    a_*_targets: (T, Ns) / (T, Nb) amplitude responses towards sensing targets; none = no (17d).
+    rate_min r0 [bit/s/Hz]; csi_error: relative radius of all four error balls (PA2).
+    """
+    h = np.atleast_2d(np.asarray(h_bs_ue, complex))
+    k, nb = h.shape
+    g_ue = np.asarray(g_sat_ue, complex).reshape(k, -1)
+    ns = g_ue.shape[1]
+    g_es = np.asarray(g_sat_es, complex).reshape(ns)
+    h_es = np.asarray(h_bs_es, complex).reshape(nb)
+    a_sat = np.zeros((0, ns), complex) if a_sat_targets is None else np.asarray(a_sat_targets, complex).reshape(-1, ns)
+    t = a_sat.shape[0]
+    a_bs = np.zeros((t, nb), complex) if a_bs_targets is None else np.asarray(a_bs_targets, complex).reshape(t, nb)
+    noise_ue = np.broadcast_to(np.asarray(noise_w, float), (k,)).copy()
+    return BeamformingProblem(h_ue=h, g_ue=g_ue, g_es=g_es, h_es=h_es, a_sat=a_sat, a_bs=a_bs,
+                              gamma_w=np.broadcast_to(np.asarray(sensing_eirp_w, float), (t,)).copy(),
+                              p_sat_w=float(p_sat_w), p_bs_w=float(p_bs_w), noise_ue_w=noise_ue,
+                              noise_es_w=float(noise_ue[0] if noise_es_w is None else noise_es_w),
+                              rate_min=float(rate_min), err_g_es=csi_error, err_g_ue=csi_error, err_h_es=csi_error,
+                              err_h_ue=csi_error, meta=dict(meta or {}))
+
+
+def paper_problem(seed: int = 0, setting: PaperSetting = PaperSetting()) -> BeamformingProblem:
+    """Draw the Section 5 scenario: channels (8)-(16), flat-earth geometry (d = sqrt(dh^2 + d0^2)).
+
+    Satellite at height h above the sub-satellite point, which lies d0 from the ES along -x. Beam
+    0 points at the ES, beams 1-6 at (sqrt 3/2) theta_3dB off it in a hexagon; feed n's power gain
+    towards a ground point is S.1528 at its off-axis angle (13). Receivers get (8):
+    g = sqrt(G_r A_gas beta) (lambda / 4 pi d) e^{-j eta} * sqrt(b), beta = 10^(-L/10) with rain loss
+    L ~ N(mu, sigma^2) dB clipped at 0 (the paper's (11) prints beta_dB = 20 log10 beta ~ N(mu,
+    sigma^2) with beta <= 1 and mu > 0: read as attenuation), eta_i ~ U(-eta_max, eta_max).
+    Terrestrial (14)-(15): close-in model PL = FSPL(1 m) + 10 n log10 d + X_sigma, L paths with
+    alpha_l ~ CN(0, 1/L) on a horizontal UPA; path 1 leaves towards the user's true azimuth.
+    Same seed -> same channels.
+    """
+    s = setting
+    rng = np.random.default_rng(seed)
+    lam = C_M_S / s.freq_hz
+    m, _nb = s.n_users, s.bs_rows * s.bs_cols
+    sat = np.array([-s.sub_satellite_offset_m, 0.0, s.altitude_m])
+    es = np.array([*ES_XY_M, 0.0])
+    bs = np.array([*BS_XY_M, 0.0])
+    b0 = _unit(es - sat)
+    ex = np.array([1.0, 0.0, 0.0])
+    e1 = _unit(ex - (ex @ b0) * b0)  # in-plane direction of the x cut
+    e2 = np.cross(b0, e1)
+    abs_rad = math.radians(s.beam_spacing_deg)
+    phis = np.arange(6) * math.pi / 3
+    bore = np.vstack([b0] + [math.cos(abs_rad) * b0 + math.sin(abs_rad) * (math.cos(f) * e1 + math.sin(f) * e2)
+                             for f in phis])[:N_BEAMS]
+
+    def feed_amp(dirs: np.ndarray) -> np.ndarray:  # (..., 3) unit directions -> (..., Ns) sqrt(b_n)
+        ang = np.degrees(np.arccos(np.clip(dirs @ bore.T, -1, 1)))
+        g = s1528_gain_dbi(ang, g_max_dbi=s.sat_gain_max_dbi, half_beamwidth_deg=s.beam_3db_deg / 2)
+        return 10 ** (g / 20)
+
+    def sat_dir(theta_deg: Any) -> np.ndarray:  # directions in the (b0, e1) plane, theta from the ES direction
+        th = np.radians(np.asarray(theta_deg, float))[..., None]
+        return np.cos(th) * b0 + np.sin(th) * e1
+
+    def sat_row(pos: np.ndarray, gain_dbi: float) -> np.ndarray:
+        d_vec = pos - sat
+        d = float(np.linalg.norm(d_vec))
+        elev = math.asin(-d_vec[2] / d)
+        rain_db = max(rng.normal(s.rain_mu_db, s.rain_sigma_db), 0.0)
+        gas_db = s.gas_zenith_db / math.sin(elev)
+        eta = rng.uniform(-s.phase_max_rad, s.phase_max_rad, N_BEAMS)
+        amp = math.sqrt(10 ** ((gain_dbi - rain_db - gas_db) / 10)) * lam / (4 * math.pi * d)
+        return amp * np.exp(-1j * eta) * feed_amp(d_vec / d)
+
+    def bs_row(pos: np.ndarray, gain_dbi: float) -> np.ndarray:
+        d_vec = pos - bs
+        d = max(float(np.linalg.norm(d_vec[:2])), s.min_ue_distance_m)
+        pl_db = 20 * math.log10(4 * math.pi / lam) + 10 * s.pl_exponent * math.log10(d) + rng.normal(0, s.shadow_sigma_db)
+        az = np.concatenate([[math.atan2(d_vec[1], d_vec[0])], rng.uniform(-math.pi, math.pi, s.n_paths - 1)])
+        alpha = (rng.normal(size=s.n_paths) + 1j * rng.normal(size=s.n_paths)) / math.sqrt(2 * s.n_paths)
+        a = upa_steering(az, s.bs_rows, s.bs_cols)
+        return math.sqrt(10 ** ((gain_dbi + s.bs_element_gain_dbi - pl_db) / 10)) * (alpha @ a.conj())
+
+    ue = np.zeros((m, 3))
+    for k in range(m):
+        while True:
+            xy = rng.uniform(0, s.area_m, 2)
+            if np.hypot(*(xy - bs[:2])) >= s.min_ue_distance_m:
+                break
+        ue[k, :2] = xy
+    g_es = sat_row(es, s.es_gain_dbi)
+    g_ue = np.array([sat_row(p, s.ue_gain_dbi) for p in ue])
+    h_es = bs_row(es, s.es_sidelobe_dbi)
+    h_ue = np.array([bs_row(p, s.ue_gain_dbi) for p in ue])
+    # sensing targets: ground points along the x cut through the ES direction
+    t_deg = np.asarray(s.target_offsets_abs, float) * s.beam_spacing_deg
+    t_dir = sat_dir(t_deg)
+    t_gnd = sat + t_dir * (-sat[2] / t_dir[:, 2])[:, None]
+    t_az = np.arctan2(t_gnd[:, 1] - bs[1], t_gnd[:, 0] - bs[0])
+    a_sat = feed_amp(t_dir).astype(complex)
+    bs_amp = 10 ** (s.bs_element_gain_dbi / 20)
+    a_bs = bs_amp * upa_steering(t_az, s.bs_rows, s.bs_cols).conj()
+    noise_w = 10 ** ((s.noise_dbm - 30) / 10)
+    meta = {"setting": s, "seed": seed, "sat_xyz": sat, "ue_xyz": ue, "bs_xyz": bs, "es_xyz": es, "target_deg": t_deg,
+                "target_xyz": t_gnd, "ue_azimuth_deg": np.degrees(np.arctan2(ue[:, 1] - bs[1], ue[:, 0] - bs[0])),
+                "sat_steering": lambda th: feed_amp(sat_dir(th)).astype(complex),
+                "bs_steering": lambda az_deg: bs_amp * upa_steering(np.radians(az_deg), s.bs_rows, s.bs_cols).conj()}
+    return BeamformingProblem(h_ue=h_ue, g_ue=g_ue, g_es=g_es, h_es=h_es, a_sat=a_sat, a_bs=a_bs,
+                              gamma_w=np.full(len(t_deg), 10 ** (s.sensing_eirp_dbw / 10)),
+                              p_sat_w=10 ** (s.p_sat_dbw / 10), p_bs_w=10 ** (s.p_bs_dbw / 10),
+                              noise_ue_w=np.full(m, noise_w), noise_es_w=noise_w,
+                              rate_min=math.log2(1 + 10 ** (s.sinr_min_db / 10)),
+                              err_g_es=s.csi_error, err_g_ue=s.csi_error, err_h_es=s.csi_error, err_h_ue=s.csi_error,
+                              meta=meta)
+
+
+# ------------------------------------------------------------------ designs and the independent evaluator
+@dataclass
+class Beamformers:
+    """A rank-one design: w (M, Nb) BS beams, v (Ns,) satellite backhaul beam, r_sens (Ns, Ns)
+    sensing covariance V0, u (M, Ns) satellite direct-access beams (DAS only), tdma_sat_share
+    (TDMA only: share of time given to the satellite slot)."""
+
+    w: np.ndarray
+    v: np.ndarray
+    r_sens: np.ndarray
+    u: np.ndarray | None = None
+    tdma_sat_share: float | None = None
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    rate: float = 1e-4  # bit/s/Hz
+    rel: float = 1e-5  # powers, EIRP, PSD
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Vector-domain score of a design (never uses the lifted matrices)."""
+
+    sinr: np.ndarray
+    rates: np.ndarray  # (M,) rates the users get (TDMA: time-shared; robust: encoded rates)
+    sum_rate: float
+    backhaul_rate: float  # R_s (robust: worst case)
+    delivered_sum_rate: float  # min(sum_rate, backhaul) where a backhaul is needed
+    beampattern_w: np.ndarray  # (T,) EIRP towards each target
+    sat_power_w: float
+    bs_power_w: float
+    checks: dict
+    violations: list
+    worst_case_rates: np.ndarray | None = None
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+
+def _q(rows: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """row R row^H for each row (rows (..., n), R (n, n))."""
+    return np.real(np.einsum("...i,ij,...j->...", rows, r, rows.conj()))
+
+
+def _max_quad_ball(c: np.ndarray, a: np.ndarray, delta: float) -> float:
+    """max_{||e|| <= delta} (c + e)^H A (c + e), A Hermitian PSD (trust-region subproblem, exact)."""
+    lam, u = np.linalg.eigh((a + a.conj().T) / 2)
+    lam = np.maximum(lam, 0.0)
+    z = u.conj().T @ c
+    lmax = lam[-1]
+    if delta <= 0 or lmax <= 0:
+        return float(np.real(np.sum(lam * np.abs(z) ** 2)))
+    top = lam >= lmax * (1 - 1e-12)
+
+    def norm_f(mu: float) -> float:
+        return float(np.sqrt(np.sum((lam * np.abs(z) / (mu - lam)) ** 2)))
+    lo = lmax * (1 + 1e-12) + 1e-300
+    if np.all(np.abs(z[top]) < 1e-14 * max(np.linalg.norm(z), 1e-300)) and norm_f(lo) <= delta:  # hard case
+        zz = np.where(top, 0, z)
+        f = np.where(top, 0, lam * zz / np.where(top, 1, lmax - lam))
+        rest = max(delta**2 - float(np.sum(np.abs(f) ** 2)), 0.0)
+        return float(np.sum(lam * np.abs(zz + f) ** 2) + lmax * rest)
+    hi = lmax + lmax * (np.linalg.norm(z) / delta + 1) + 1.0
+    while norm_f(hi) > delta:
+        hi *= 2
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if norm_f(mid) > delta:
+            lo = mid
+        else:
+            hi = mid
+    mu = hi
+    return float(np.sum(lam * np.abs(z) ** 2 * (mu / (mu - lam)) ** 2))
+
+
+def evaluate(p: BeamformingProblem, b: Beamformers, *, robust: bool = False, encoded_rates: np.ndarray | None = None,
+             tol: Tolerances = Tolerances()) -> Evaluation:
+    """Recompute (4)-(7) and check (17b)-(17f) from the vectors.
+
+    DAS (b.u given): users are served by the satellite, no backhaul. TDMA (b.tdma_sat_share = tau):
+    the satellite slot (v, V0) and the BS slot (w) do not overlap, so there is no cross-tier
+    interference and rates are scaled by the slot shares. robust=True: worst case over the error
+    balls of (44)-(47), signal minimum and interference maximum taken separately (exact per term:
+    closed form for rank-one signals, trust-region subproblem for interference); the users'
+    encoded rates (default: the worst-case Shannon rates) must then be decodable, meet r0, and
+    their sum must fit in the worst-case backhaul.
+    """
+    m = p.n_users
+    w = np.asarray(b.w, complex).reshape(m, p.n_bs)
+    v = np.asarray(b.v, complex).reshape(p.n_sat)
+    r0 = np.asarray(b.r_sens, complex).reshape(p.n_sat, p.n_sat)
+    u = np.zeros((m, p.n_sat), complex) if b.u is None else np.asarray(b.u, complex).reshape(m, p.n_sat)
+    tau = b.tdma_sat_share
+    uses_bs = bool(np.any(np.abs(w) > 0))
+    cross = tau is None
+    bs_rx = np.abs(p.h_ue @ w.T) ** 2  # [m, n] = |h_m^H w_n|^2
+    sat_rx = np.abs(p.g_ue @ u.T) ** 2
+    sat_bg = (np.abs(p.g_ue @ v) ** 2 + _q(p.g_ue, r0)) if cross else np.zeros(m)
+    sig = np.diag(bs_rx) + np.diag(sat_rx)
+    mui = bs_rx.sum(1) + sat_rx.sum(1) - sig
+    sinr = sig / (mui + sat_bg + p.noise_ue_w)
+    es_sig = abs(p.g_es @ v) ** 2
+    es_int = float(_q(p.g_es, r0)) + (float(np.sum(np.abs(w @ p.h_es) ** 2)) if cross else 0.0)
+    rates = np.log2(1 + sinr)
+    r_s = math.log2(1 + es_sig / (es_int + p.noise_es_w))
+    if tau is not None:
+        rates, r_s = (1 - tau) * rates, tau * r_s
+    wc = None
+    if robust:
+        wc, r_s = _worst_case(p, w, v, r0, tau)
+        rates = wc if encoded_rates is None else np.asarray(encoded_rates, float)
+    pattern = _q(p.a_sat, r0) + (np.abs(p.a_bs @ w.T) ** 2).sum(1) + (np.abs(p.a_sat @ u.T) ** 2).sum(1)
+    p_sat = float(np.sum(np.abs(v) ** 2) + np.real(np.trace(r0)) + np.sum(np.abs(u) ** 2))
+    p_bs = float(np.sum(np.abs(w) ** 2))
+    viol: list[str] = []
+    checks: dict[str, bool] = {}
+    bad = np.flatnonzero(rates < p.rate_min - tol.rate)
+    checks["qos (17b)"] = bad.size == 0
+    if bad.size:
+        viol.append(f"QoS (17b): user(s) {bad.tolist()} below r0 = {p.rate_min:.3f} bit/s/Hz "
+                    f"(min {rates.min():.3f})")
+    if robust and wc is not None:
+        nd = np.flatnonzero(rates > wc + tol.rate)
+        checks["decodable (robust)"] = nd.size == 0
+        if nd.size:
+            viol.append(f"robust decodability: encoded rate above the worst-case rate for user(s) {nd.tolist()}")
+    need_backhaul = uses_bs
+    checks["backhaul (17c)"] = (not need_backhaul) or rates.sum() <= r_s + tol.rate
+    if not checks["backhaul (17c)"]:
+        viol.append(f"backhaul (17c): sum rate {rates.sum():.4f} > backhaul rate {r_s:.4f} bit/s/Hz")
+    sb = np.flatnonzero(pattern < p.gamma_w * (1 - tol.rel))
+    checks["sensing (17d)"] = sb.size == 0
+    if sb.size:
+        viol.append(f"sensing (17d): EIRP below Gamma at target(s) {sb.tolist()} "
+                    f"({10 * np.log10(max(pattern[sb].min(), 1e-30)):.2f} dBW)")
+    checks["satellite power (17e)"] = p_sat <= p.p_sat_w * (1 + tol.rel)
+    if not checks["satellite power (17e)"]:
+        viol.append(f"satellite power (17e): {p_sat:.6g} W > Ps = {p.p_sat_w:.6g} W")
+    checks["BS power (17f)"] = p_bs <= p.p_bs_w * (1 + tol.rel)
+    if not checks["BS power (17f)"]:
+        viol.append(f"BS power (17f): {p_bs:.6g} W > PT = {p.p_bs_w:.6g} W")
+    ev_min = float(np.linalg.eigvalsh((r0 + r0.conj().T) / 2).min()) if p.n_sat else 0.0
+    checks["V0 PSD (17a)"] = ev_min >= -tol.rel * p.p_sat_w
+    if not checks["V0 PSD (17a)"]:
+        viol.append(f"V0 PSD (17a): min eigenvalue {ev_min:.3g}")
+    s = float(rates.sum())
+    return Evaluation(sinr=sinr, rates=rates, sum_rate=s, backhaul_rate=r_s,
+                      delivered_sum_rate=min(s, r_s) if need_backhaul else s, beampattern_w=pattern,
+                      sat_power_w=p_sat, bs_power_w=p_bs, checks=checks, violations=viol, worst_case_rates=wc)
+
+
+def _worst_case(p: BeamformingProblem, w: np.ndarray, v: np.ndarray, r0: np.ndarray, tau: float | None
+                ) -> tuple[np.ndarray, float]:
+    """Worst-case user rates and backhaul rate over the error balls (separate worst cases per term)."""
+    m = p.n_users
+    out = np.zeros(m)
+    cov_w = w.T @ w.conj()  # sum_n w_n w_n^H (column convention)
+    for k in range(m):
+        c = p.h_ue[k].conj()
+        dh = p.err_h_ue * np.linalg.norm(c)
+        s_min = max(abs(c.conj() @ w[k]) - dh * np.linalg.norm(w[k]), 0.0) ** 2
+        mui = _max_quad_ball(c, cov_w - np.outer(w[k], w[k].conj()), dh)
+        cg = p.g_ue[k].conj()
+        sat = 0.0 if tau is not None else _max_quad_ball(cg, np.outer(v, v.conj()) + r0, p.err_g_ue * np.linalg.norm(cg))
+        out[k] = math.log2(1 + s_min / (mui + sat + p.noise_ue_w[k]))
+    cs = p.g_es.conj()
+    ds = p.err_g_es * np.linalg.norm(cs)
+    s_es = max(abs(cs.conj() @ v) - ds * np.linalg.norm(v), 0.0) ** 2
+    i_es = _max_quad_ball(cs, r0, ds)
+    if tau is None:
+        ch = p.h_es.conj()
+        i_es += _max_quad_ball(ch, cov_w, p.err_h_es * np.linalg.norm(ch))
+    r_s = math.log2(1 + s_es / (i_es + p.noise_es_w))
+    if tau is not None:
+        out, r_s = (1 - tau) * out, tau * r_s
+    return out, r_s
+
+
+# ------------------------------------------------------------------ lifted DC programme and the CCP
+@dataclass(frozen=True)
+class SolverOptions:
+    max_iterations: int = MAX_ITERATIONS
+    tolerance: float = TOLERANCE
+    randomizations: int = 200  # Gaussian randomisation draws when a lifted matrix is not rank one
+    rank_tol: float = 1e-4  # lambda_2 / lambda_1 below this counts as rank one (IPM accuracy ~1e-7..1e-6)
+    solver: str = "CLARABEL"  # SDP + exponential cones; falls back to SCS
+    seed: int = 0  # randomisation RNG
+
+    @staticmethod
+    def quick() -> SolverOptions:
+        return SolverOptions(max_iterations=8, tolerance=1e-2, randomizations=40)
+
+
+@dataclass
+class Trace:
+    """Lifted objective per CCP iterate (index 0 = the feasible starting point), timings in s."""
+
+    objective: list = field(default_factory=list)
+    iteration_s: list = field(default_factory=list)
+    phase1_s: float = 0.0
+    extract_s: float = 0.0
+    total_s: float = 0.0
+    stopped: str = "converged"
+    solver: str = ""
+    rejected: int = 0  # CCP steps refused because the solver returned a lower objective (round-off)
+
+    @property
+    def iterations(self) -> int:
+        return len(self.iteration_s)
+
+
+@dataclass
+class Design:
+    """A scheme's answer: rank-one beams, the evaluator's report and the algorithm's own numbers."""
+
+    scheme: str
+    beams: Beamformers
+    report: Evaluation
+    objective: float  # the algorithm's final lifted objective (bit/s/Hz)
+    trace: Trace
+    extraction: str = "eigenvector"
+    encoded_rates: np.ndarray | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def sum_rate(self) -> float:
+        return self.report.delivered_sum_rate
+
+
+_OK = ("optimal", "optimal_inaccurate")
+_HINTS = {"qos (17b)": "lower r0 (sinr_min_db) or serve fewer users", "backhaul (17c)": "raise Ps or lower r0",
+          "sensing (17d)": "lower the sensing EIRP Gamma (sensing_eirp_dbw)", "satellite power (17e)": "raise Ps",
+          "BS power (17f)": "raise PT"}
+
+
+def _solve(prob: Any, solver: str, *, fallback: bool = True) -> str:
+    """Solve with Clarabel (QDLDL, then faer) and, if both fail and ``fallback``, SCS."""
+    import cvxpy as cp
+
+    tries: list[tuple[str, dict]] = []
+    if solver == "CLARABEL":
+        tries = [("CLARABEL", {"direct_solve_method": "qdldl"}), ("CLARABEL", {})]
+        if fallback:
+            tries.append(("SCS", {"eps": 1e-6, "max_iters": 5000}))
+    else:
+        tries = [(solver, {})]
+    for name, kw in tries:
+        try:
+            prob.solve(solver=name, **kw)
+        except cp.error.SolverError:
+            continue
+        if prob.status in ("optimal", "infeasible", "unbounded") or (
+                prob.status in ("optimal_inaccurate", "infeasible_inaccurate") and name == tries[-1][0]):
+            return prob.status
+    return prob.status if prob.status in ("optimal_inaccurate", "infeasible_inaccurate") else "solver_error"
+
+
+class _DcModel:
+    """Lifted DC programme: maximise scale * sum_m [log2(S_m + I_m + 1) - log2(I_m + 1)] with S, I
+    affine (noise-normalised) and a backhaul that is either variable (joint: log2(1 + Ss/(Ds + 1)),
+    constraint (40)) or a constant cap (TDMA slot) or absent.
+
+    At iterate k every concave ln(z) that is kept is written ln(z_k) + ln(z / z_k) and every one
+    that is linearised becomes the tangent (35) ln(z_k) + z / z_k - 1; 1/z_k and ln z_k are DPP
+    parameters, so the SDP is compiled once, and the exponential cones see arguments near 1
+    (Clarabel stalls on ln(Ss) with Ss ~ 1e4 otherwise)."""
+
+    def __init__(self, s: Any, i: Any, *, families: dict, gamma_min: float, rate_scale: float = 1.0,
+                 backhaul: tuple | None = None, power: Any, variables: list, rate_min: float = 0.0) -> None:
+        import cvxpy as cp
+
+        self.cp = cp
+        self.S, self.I = s, i
+        m = s.shape[0]
+        self.m = m
+        self.scale = rate_scale
+        self.variables = variables
+        self.backhaul = backhaul
+        par = {k: cp.Parameter(m, nonneg=True) for k in ("iz", "ii")}
+        par.update({k: cp.Parameter(m) for k in ("lz", "li")})
+        par.update({k: cp.Parameter(nonneg=True) for k in ("izs", "ids")})
+        par.update({k: cp.Parameter() for k in ("lzs", "lds")})
+        self.par = par
+        z, i1 = s + i + 1, i + 1
+        ln_z = par["lz"] + cp.log(cp.multiply(par["iz"], z))
+        ln_i = par["li"] + cp.log(cp.multiply(par["ii"], i1))
+        tan_z = par["lz"] + cp.multiply(par["iz"], z) - 1
+        tan_i = par["li"] + cp.multiply(par["ii"], i1) - 1
+        obj = cp.sum(ln_z) - cp.sum(tan_i)
+        hard = list(families.get("_hard", []))
+        soft = {k: list(v) for k, v in families.items() if k != "_hard"}  # affine g, g >= 0 required
+        fam = {k: [g >= 0 for g in v] for k, v in soft.items()}
+        fam["qos (17b)"] = [s >= gamma_min * i1] if gamma_min > 0 else []
+        if backhaul is None:
+            fam["backhaul (17c)"] = []
+        elif backhaul[0] == "joint":
+            ss, ds = backhaul[1], backhaul[2]
+            ln_zs = par["lzs"] + cp.log(par["izs"] * (ss + ds + 1))
+            tan_ds = par["lds"] + par["ids"] * (ds + 1) - 1
+            fam["backhaul (17c)"] = [ln_zs + cp.sum(ln_i) - tan_ds - cp.sum(tan_z) >= 0]  # (40)
+        else:  # constant cap on scale * sum_m R_m
+            fam["backhaul (17c)"] = [cp.sum(tan_z) - cp.sum(ln_i) <= backhaul[1] * LN2 / rate_scale]
+        self.families = fam
+        self.prob = cp.Problem(cp.Maximize(obj), hard + [c for cs in fam.values() for c in cs])
+        # phase 1: every user exactly at r0 (upper side hard), backhaul >= M r0, minimum power. All
+        # constraints are linear; each family g >= 0 also gets an elastic copy g + t >= 0 whose slack t
+        # is charged with weight w_f (0 = family dropped) for the infeasibility diagnosis.
+        g = 2**rate_min - 1
+        need = m * rate_min
+        p1 = dict(soft)
+        p1_hard = list(hard)
+        self.keep_need = cp.Parameter(nonneg=True, value=1.0)  # 0 when (17b) is dropped: rates may be 0
+        qos_eq = []
+        if g > 0:
+            p1["qos (17b)"] = [s / g - i1]
+            p1_hard.append(s / g - i1 <= 0)
+            qos_eq = [s / g - i1 == 0]
+        if backhaul is not None and backhaul[0] == "joint":
+            p1["backhaul (17c)"] = [backhaul[1] / (2**need - 1) - self.keep_need * (backhaul[2] + 1)] if need > 0 else []
+        elif backhaul is not None and rate_scale * need > backhaul[1] + 1e-12:
+            p1["backhaul (17c)"] = [cp.Constant(backhaul[1] - rate_scale * need) - 0 * power]
+        self.p1_families = p1
+        self.power = power
+        self.hard_p1 = cp.Problem(cp.Minimize(power), hard + qos_eq + [gg >= 0 for k, v in p1.items() if k != "qos (17b)"
+                                                                        for gg in v])
+        self.weights = {k: cp.Parameter(nonneg=True, value=1.0) for k in p1}
+        slacks = {k: [cp.Variable(gg.shape, nonneg=True) for gg in v] for k, v in p1.items()}
+        viol = sum(self.weights[k] * sum(cp.sum(t) for t in slacks[k]) for k in p1 if slacks[k])
+        self.elastic = cp.Problem(cp.Minimize(viol), p1_hard + [gg + t >= 0 for k in p1 for gg, t in zip(p1[k], slacks[k])]
+                                  + [power <= 10.0])  # keeps a dropped power family bounded
+        self.elastic_slacks = slacks
+
+    def phase1(self, solver: str) -> str:
+        """'feasible' (variables hold the minimum-power phase-1 point) or 'infeasible'."""
+        for k in self.weights:
+            self.weights[k].value = 1.0
+        self.keep_need.value = 1.0
+        if _solve(self.hard_p1, solver, fallback=False) == "optimal":
+            return "feasible"
+        return "feasible" if self._elastic_ok(solver) else "infeasible"
+
+    def _elastic_ok(self, solver: str) -> bool:
+        st = _solve(self.elastic, solver)
+        if st not in _OK:
+            raise RuntimeError(f"elastic phase-1 SDP failed ({st})")
+        return float(self.elastic.value) <= 1e-6
+
+    def diagnose(self, solver: str) -> list[str]:
+        """Families whose removal alone makes the elastic phase 1 reach zero violation."""
+        out = []
+        for name in [k for k, v in self.p1_families.items() if v]:
+            for k in self.weights:
+                self.weights[k].value = 0.0 if k == name else 1.0
+            self.keep_need.value = 0.0 if name == "qos (17b)" else 1.0
+            if self._elastic_ok(solver):
+                out.append(name)
+        return out
+
+    def point(self) -> tuple[np.ndarray, np.ndarray, float, float]:
+        s = np.maximum(np.asarray(self.S.value, float).reshape(self.m), 0.0)
+        i = np.maximum(np.asarray(self.I.value, float).reshape(self.m), 0.0)
+        ss = ds = 0.0
+        if self.backhaul is not None and self.backhaul[0] == "joint":
+            ss = max(float(np.asarray(self.backhaul[1].value)), 0.0)
+            ds = max(float(np.asarray(self.backhaul[2].value)), 0.0)
+        return s, i, ss, ds
+
+    def true_objective(self) -> float:
+        s, i, _, _ = self.point()
+        return float(self.scale * np.sum(np.log2(1 + s / (i + 1))))
+
+    def _linearise(self) -> None:
+        s, i, ss, ds = self.point()
+        z, i1 = s + i + 1, i + 1
+        pv = {"iz": 1 / z, "lz": np.log(z), "ii": 1 / i1, "li": np.log(i1),
+              "izs": 1 / (ss + ds + 1), "lzs": math.log(ss + ds + 1), "ids": 1 / (ds + 1), "lds": math.log(ds + 1)}
+        for k, v in pv.items():
+            self.par[k].value = v
+
+    def run(self, opts: SolverOptions, trace: Trace, infeasible_fix: str, *, diagnose: bool = True) -> None:
+        t0 = time.perf_counter()
+        st = self.phase1(opts.solver)
+        trace.phase1_s = time.perf_counter() - t0
+        if st != "feasible":
+            fams = self.diagnose(opts.solver) if diagnose else []
+            names = ", ".join(fams) if fams else "no single family (several jointly)"
+            fix = ", or ".join(_HINTS[f] for f in fams if f in _HINTS) or infeasible_fix
+            raise BeamformingInfeasible(f"beamforming problem infeasible (elastic phase-1 SDP); removing any one of "
+                                        f"[{names}] restores feasibility", fix, fams)
+        trace.objective.append(self.true_objective())
+        snap = [v.value for v in self.variables]
+        trace.stopped = "iteration limit"
+        for _ in range(opts.max_iterations):
+            self._linearise()
+            t1 = time.perf_counter()
+            st = _solve(self.prob, opts.solver, fallback=False)
+            trace.iteration_s.append(time.perf_counter() - t1)
+            obj = self.true_objective() if st in _OK else -math.inf
+            # a CCP step never lowers the objective; one that does (solver round-off) is rejected
+            if st not in _OK or obj < trace.objective[-1] - 1e-7 * max(1.0, abs(trace.objective[-1])):
+                for var, val in zip(self.variables, snap):
+                    var.save_value(val)  # bypasses cvxpy's PSD check (solver round-off)
+                trace.rejected += 1
+                trace.stopped = (f"numerical stall at iteration {trace.iterations} (subproblem {st}"
+                                 f"{'' if st not in _OK else ', objective fell'}); kept the last iterate")
+                break
+            trace.objective.append(obj)
+            snap = [v.value for v in self.variables]
+            if obj - trace.objective[-2] < opts.tolerance:
+                trace.stopped = "converged"
+                break
+        trace.solver = opts.solver
+
+
+class _Cov:
+    """Complex Hermitian PSD n x n matrix X = T Xt T^H, Xt held as a real PSD 2n x 2n variable
+    [[A, B], [B^T, D]] (T = I unless given).
+
+    cvxpy's own complex->real reduction left Clarabel at 'inaccurate' / NumericalError on these
+    problems; the real form is exact: with z = [Re c; Im c], J z <-> j c, the forms
+    z^T Xr z + (J z)^T Xr (J z) equal c^H Xt c for Xt = (A + D) + j (B^T - B), which is PSD, and
+    Tr Xt = Tr Xr, so the block structure need not be imposed. The congruence T (see
+    :func:`_es_congruence`) rescales one direction so that a deep null towards the ES is
+    resolved by the solver (an ES gain of ~1e6 noise units otherwise swamps its tolerances)."""
+
+    def __init__(self, n: int, t: np.ndarray | None = None) -> None:
+        import cvxpy as cp
+
+        self.n = n
+        self.t = None if t is None else np.asarray(t, complex)
+        self.var = cp.Variable((2 * n, 2 * n), PSD=True)
+
+    @staticmethod
+    def coeffs(rows: np.ndarray) -> np.ndarray:
+        """(K, 4 n^2) coefficients of the forms row Xt row^H (c = conj(row))."""
+        rows = np.atleast_2d(rows)
+        z = np.concatenate([rows.real, -rows.imag], axis=1)
+        n = rows.shape[1]
+        jz = np.concatenate([-z[:, n:], z[:, :n]], axis=1)
+        q = z[:, :, None] * z[:, None, :] + jz[:, :, None] * jz[:, None, :]
+        return q.reshape(len(rows), -1)
+
+    def q(self, rows: np.ndarray) -> Any:
+        """Vector (K,) of row X row^H for rows (K, n)."""
+        import cvxpy as cp
+
+        rows = np.atleast_2d(rows)
+        if self.t is not None:
+            rows = rows @ self.t
+        return self.coeffs(rows) @ cp.vec(self.var, order="C")
+
+    def trace(self) -> Any:
+        import cvxpy as cp
+
+        if self.t is None:
+            return cp.trace(self.var)
+        return self.coeffs(self.t).sum(0) @ cp.vec(self.var, order="C")  # Tr X = sum_i T[i] Xt T[i]^H
+
+    def xc(self, row: np.ndarray) -> Any:
+        """[Re; Im] (2n,) of X c, c = conj(row), as a linear map of the variable (built by evaluating
+        the map on the 4 n^2 basis matrices)."""
+        import cvxpy as cp
+
+        n, n2 = self.n, 2 * self.n
+        tt = np.eye(n) if self.t is None else self.t
+        u = tt.conj().T @ row.conj()
+        basis = np.eye(n2 * n2).reshape(n2 * n2, n2, n2)
+        r = basis[:, :n, :n] + basis[:, n:, n:]
+        i = np.transpose(basis[:, :n, n:], (0, 2, 1)) - basis[:, :n, n:]
+        xu = (r + 1j * i) @ u  # (4n^2, n)
+        y = xu @ tt.T  # rows: T (Xt u)
+        k = np.concatenate([y.real, y.imag], axis=1).T  # (2n, 4n^2)
+        return k @ cp.vec(self.var, order="C")
+
+    def re_im_raw(self) -> tuple[Any, Any]:
+        """(Re, Im) of Xt (before the congruence)."""
+        n = self.n
+        a, b, d = self.var[:n, :n], self.var[:n, n:], self.var[n:, n:]
+        return a + d, b.T - b
+
+    def re_im(self) -> tuple[Any, Any]:
+        n = self.n
+        a, b, d = self.var[:n, :n], self.var[:n, n:], self.var[n:, n:]
+        r, i = a + d, b.T - b
+        if self.t is None:
+            return r, i
+        tr, ti = self.t.real, self.t.imag
+        p_re, p_im = tr @ r - ti @ i, tr @ i + ti @ r  # T Xt
+        return p_re @ tr.T + p_im @ ti.T, p_im @ tr.T - p_re @ ti.T  # (T Xt) T^H
+
+    @property
+    def value(self) -> np.ndarray:
+        v = np.asarray(self.var.value, float)
+        n = self.n
+        xt = (v[:n, :n] + v[n:, n:]) + 1j * (v[:n, n:].T - v[:n, n:])
+        return xt if self.t is None else self.t @ xt @ self.t.conj().T
+
+
+def _es_congruence(row: np.ndarray) -> np.ndarray:
+    """T = I - (1 - k) u u^H with u the unit ES direction (c = conj(row)) and k = 1/||row||, so that
+    row T Xt T^H row^H = Xt's u-component: the ES form gets coefficient 1 instead of ||row||^2."""
+    c = row.conj()
+    nrm = float(np.linalg.norm(c))
+    if nrm <= 1.0:
+        return np.eye(c.size, dtype=complex)
+    u = c / nrm
+    return np.eye(c.size) - (1 - 1 / nrm) * np.outer(u, u.conj())
+
+
+def _qsum(covs: Sequence[_Cov], rows: np.ndarray) -> Any:
+    return sum(c.q(rows) for c in covs)
+
+
+def _re_im_sum(covs: Sequence[_Cov]) -> tuple[Any, Any]:
+    parts = [c.re_im() for c in covs]
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+
+def _real_lmi(re: Any, im: Any) -> Any:
+    """Hermitian M = re + j im >= 0 as the real [[re, -im], [im, re]] >= 0."""
+    import cvxpy as cp
+
+    return cp.bmat([[re, -im], [im, re]]) >> 0
+
+
+def _herm_var(parts: Sequence[tuple[Any, Any]], cons: list) -> tuple[Any, Any]:
+    """New variables (Re, Im) equal to the sum of the given (Re, Im) parts (appends the equalities).
+    Shared sums get one copy instead of one per LMI, which keeps Clarabel's KKT system sparse."""
+    import cvxpy as cp
+
+    n = parts[0][0].shape[0]
+    zr, zi = cp.Variable((n, n), symmetric=True), cp.Variable((n, n))
+    cons += [zr == sum(p[0] for p in parts), zi == sum(p[1] for p in parts)]
+    return zr, zi
+
+
+def _lmi(r: Any, i: Any, row: np.ndarray, slack: Any, delta: float, lower: bool) -> list:
+    """S-procedure for a norm ball ||e|| <= delta around c = conj(row), X = r + j i Hermitian:
+
+    lower: slack <= min (c+e)^H X (c+e)  <=>  [[X + l I, X c], [c^H X, c^H X c - slack - l d^2]] >= 0 (64), (74)
+    upper: slack >= max (c+e)^H X (c+e)  <=>  [[m I - X, -X c], [-c^H X, slack - c^H X c - m d^2]] >= 0 (66)-(68)
+    """
+    import cvxpy as cp
+
+    # congruence diag(I, 1/||c||): c -> unit c, slack -> slack / ||c||^2, delta -> delta / ||c|| (same LMI,
+    # entries of one scale; with ||c||^2 ~ 1e6 for the ES the unscaled LMI stalls Clarabel)
+    nrm = float(np.linalg.norm(row))
+    row, delta, slack = row / nrm, delta / nrm, slack / nrm**2
+    a, b = row.real.copy(), -row.imag.copy()  # c = a + j b
+    qv = a @ r @ a + b @ r @ b + 2 * (b @ i @ a)  # c^H X c for X = r + j i (i skew)
+    if delta <= 0:
+        return [slack <= qv] if lower else [slack >= qv]
+    n = row.size
+    xc_re = cp.reshape(r @ a - i @ b, (n, 1), order="C")
+    xc_im = cp.reshape(r @ b + i @ a, (n, 1), order="C")
+    mult = cp.Variable(nonneg=True)
+    eye = np.eye(n)
+    if lower:
+        corner = cp.reshape(qv - slack - mult * delta**2, (1, 1), order="C")
+        re = cp.bmat([[r + mult * eye, xc_re], [xc_re.T, corner]])
+        im = cp.bmat([[i, xc_im], [-xc_im.T, np.zeros((1, 1))]])
+    else:
+        corner = cp.reshape(slack - qv - mult * delta**2, (1, 1), order="C")
+        re = cp.bmat([[mult * eye - r, -xc_re], [-xc_re.T, corner]])
+        im = cp.bmat([[-i, -xc_im], [xc_im.T, np.zeros((1, 1))]])
+    return [_real_lmi(re, im)]
+
+
+def _cs_bound(covs: Sequence[_Cov], row: np.ndarray, slack: Any, delta: float, lower: bool) -> list:
+    """Cauchy-Schwarz bounds of (60)-(65) for ||e|| <= delta, X = sum(covs) >= 0, c = conj(row):
+
+    lower: (c+e)^H X (c+e) >= c^H X c - 2 delta ||X c||                    (e^H X e >= 0 dropped)
+    upper: (c+e)^H X (c+e) <= c^H X c + 2 delta ||X c|| + delta^2 Tr X      (the paper drops the
+    delta^2 term; kept here so that the bound is valid). Second-order cones, scaled by 1/||c||^2
+    (row -> unit row), in each covariance's own (congruence) coordinates."""
+    import cvxpy as cp
+
+    nrm = float(np.linalg.norm(row))
+    row, delta, slack = row / nrm, delta / nrm, slack / nrm**2
+    qv = _qsum(covs, row[None, :])[0]
+    if delta <= 0:
+        return [slack <= qv] if lower else [slack >= qv]
+    xc = sum(c.xc(row) for c in covs)
+    if lower:
+        return [slack <= qv - 2 * delta * cp.norm(xc, 2)]
+    return [slack >= qv + 2 * delta * cp.norm(xc, 2) + delta**2 * sum(c.trace() for c in covs)]
+
+
+ROBUST_BOUNDS = ("cauchy-schwarz", "s-procedure")
+
+
+def _scaled(p: BeamformingProblem) -> dict:
+    """Noise-normalised rows with the power budgets folded in (variables have unit trace budgets)."""
+    sp, sb = math.sqrt(p.p_sat_w), math.sqrt(p.p_bs_w)
+    nu = np.sqrt(p.noise_ue_w)[:, None]
+    ne = math.sqrt(p.noise_es_w)
+    gam = np.maximum(p.gamma_w, 1e-300)[:, None]
+    return {"h": p.h_ue * sb / nu, "g": p.g_ue * sp / nu, "gs": p.g_es * sp / ne, "hs": p.h_es * sb / ne,
+                "a_sat": p.a_sat * sp / np.sqrt(gam), "a_bs": p.a_bs * sb / np.sqrt(gam)}
+
+
+def _covs(n: int, count: int) -> list:
+    return [_Cov(n) for _ in range(count)]
+
+
+def _sensing(pattern: Any, p: BeamformingProblem) -> list:
+    """(29) normalised by Gamma: EIRP / Gamma - 1 >= 0 per target with Gamma > 0."""
+    idx = np.flatnonzero(p.gamma_w > 0)
+    return [pattern[idx] - 1] if idx.size else []
+
+
+# ------------------------------------------------------------------ rank-one extraction
+def _principal(x: np.ndarray) -> tuple[np.ndarray, float]:
+    lam, u = np.linalg.eigh((x + x.conj().T) / 2)
+    ratio = float(max(lam[-2], 0.0) / lam[-1]) if lam.size > 1 and lam[-1] > 0 else 0.0
+    return u[:, -1] * math.sqrt(max(lam[-1], 0.0)), ratio
+
+
+def _randomize(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    lam, u = np.linalg.eigh((x + x.conj().T) / 2)
+    lam = np.maximum(lam, 0.0)
+    xi = (rng.normal(size=lam.size) + 1j * rng.normal(size=lam.size)) / math.sqrt(2)
+    vec = u @ (np.sqrt(lam) * xi)
+    nrm = np.linalg.norm(vec)
+    return vec * (math.sqrt(lam.sum()) / nrm) if nrm > 0 else vec
+
+
+def extract_rank_one(p: BeamformingProblem, xs: list, y: np.ndarray | None, y0: np.ndarray, *,
+                     us: list | None = None, tau: float | None = None, robust: bool = False,
+                     encoded: np.ndarray | None = None, opts: SolverOptions = SolverOptions(),
+                     waived: tuple[str, ...] = ()) -> tuple[Beamformers, Evaluation, str]:
+    """Rank-one beams from the lifted solution (physical units).
+
+    Method: w_m = sqrt(lambda_1) u_1 of W_m (and likewise v, u_m); if some matrix has
+    lambda_2 / lambda_1 > rank_tol, or the eigenvector design fails the evaluator, also draw ``randomizations`` Gaussian candidates
+    w ~ CN(0, W_m) rescaled to ||w||^2 = Tr W_m; candidates whose total power exceeds a budget are
+    scaled down to it. Every candidate is scored by :func:`evaluate`; the feasible one with the
+    largest delivered sum rate wins (the eigenvector one if it ties); ``waived`` checks (a QoS a
+    benchmark had to drop) do not count for feasibility. V0 needs no extraction.
+    """
+    rng = np.random.default_rng(opts.seed)
+    mats = list(xs) + ([y] if y is not None else []) + list(us or [])
+    scale = max([float(np.real(np.trace(x))) for x in mats] + [0.0])
+    mats = [x if np.real(np.trace(x)) > 1e-9 * scale else np.zeros_like(x) for x in mats]  # idle beams -> 0
+    ranks = [_principal(x)[1] for x in mats]
+    low_rank = all(r <= opts.rank_tol for r in ranks)
+
+    def build(vecs: list) -> Beamformers:
+        w = np.array(vecs[:len(xs)]).reshape(len(xs), -1) if xs else np.zeros((p.n_users, p.n_bs), complex)
+        k = len(xs)
+        v = vecs[k] if y is not None else np.zeros(p.n_sat, complex)
+        k += y is not None
+        u = np.array(vecs[k:]) if us else None
+        pw_bs = float(np.sum(np.abs(w) ** 2))
+        if pw_bs > p.p_bs_w:
+            w = w * math.sqrt(p.p_bs_w / pw_bs)
+        r_sens = y0
+        comm = float(np.sum(np.abs(v) ** 2) + (np.sum(np.abs(u) ** 2) if u is not None else 0))
+        sens = float(np.real(np.trace(y0)))
+        if comm + sens > p.p_sat_w:  # solver round-off: shrink the comm beams first, V0 only if it alone is over
+            f = math.sqrt(max(p.p_sat_w - sens, 0.0) / comm) if comm > 0 else 1.0
+            if sens > p.p_sat_w:
+                f, r_sens = 0.0, y0 * (p.p_sat_w / sens)
+            v = v * f
+            u = u * f if u is not None else None
+        return Beamformers(w=w if xs else np.zeros((p.n_users, p.n_bs), complex), v=v, r_sens=r_sens, u=u,
+                           tdma_sat_share=tau)
+
+    def score(bf: Beamformers) -> tuple[bool, float, Evaluation]:
+        ev = evaluate(p, bf, robust=robust, encoded_rates=encoded if robust else None)
+        return all(v for k, v in ev.checks.items() if k not in waived), ev.delivered_sum_rate, ev
+
+    best = build([_principal(x)[0] for x in mats])
+    ok, val, ev = score(best)
+    how = "eigenvector" if low_rank else "eigenvector (not rank one)"
+    if low_rank and ok:
+        return best, ev, how
+    for _ in range(opts.randomizations):
+        cand = build([_randomize(x, rng) for x in mats])
+        ok2, val2, ev2 = score(cand)
+        if robust and encoded is not None and not ok2:  # a random candidate gets its own encoded rates
+            ev2 = evaluate(p, cand, robust=True)
+            ok2, val2 = all(v for k, v in ev2.checks.items() if k not in waived), ev2.delivered_sum_rate
+        if ok2 and (not ok or val2 > val):
+            best, ok, val, ev, how = cand, ok2, val2, ev2, f"gaussian randomisation ({opts.randomizations} draws)"
+    return best, ev, how
+
+
+# ------------------------------------------------------------------ Algorithm 1 (PA1) and Algorithm 2 (PA2)
+_FIX = "lower r0 (sinr_min_db), the sensing EIRP Gamma or the user count, or raise Ps / PT"
+
+
+def _rx_matrix(covs: Sequence[_Cov], rows: np.ndarray) -> Any:
+    """R[n, m] = row_m X_n row_m^H (transmitter n's power at receiver m)."""
+    import cvxpy as cp
+
+    return cp.vstack([x.q(rows) for x in covs])
+
+
+def _joint_model(p: BeamformingProblem, robust: bool, bounds: str = "cauchy-schwarz") -> tuple[_DcModel, dict]:
+    import cvxpy as cp
+
+    c = _scaled(p)
+    m = p.n_users
+    xs = _covs(p.n_bs, m)
+    y, y0 = _Cov(p.n_sat), _Cov(p.n_sat, _es_congruence(c["gs"]))
+    extra: list = []
+    slacks: list = []
+    if not robust:
+        rx = _rx_matrix(xs, c["h"])
+        s = cp.diag(rx)
+        i = cp.sum(rx, axis=0) - s + y.q(c["g"]) + y0.q(c["g"])
+        ss = y.q(c["gs"])[0]
+        ds = _qsum(xs, c["hs"])[0] + y0.q(c["gs"])[0]
+    else:
+        s, pm, qm = cp.Variable(m, nonneg=True), cp.Variable(m, nonneg=True), cp.Variable(m, nonneg=True)
+        ss, dh, dg = cp.Variable(nonneg=True), cp.Variable(nonneg=True), cp.Variable(nonneg=True)
+        slacks = [s, pm, qm, ss, dh, dg]
+        if bounds not in ROBUST_BOUNDS:
+            raise ValueError(f"bounds must be one of {ROBUST_BOUNDS}")
+        de = p.err_g_es * np.linalg.norm(c["gs"])
+        dhs = p.err_h_es * np.linalg.norm(c["hs"])
+        if bounds == "cauchy-schwarz":
+            for k in range(m):
+                hk, gk = c["h"][k], c["g"][k]
+                dk = p.err_h_ue * np.linalg.norm(hk)
+                extra += _cs_bound([xs[k]], hk, s[k], dk, lower=True)  # (64)
+                extra += _cs_bound([x for n, x in enumerate(xs) if n != k], hk, pm[k], dk, lower=False)  # (63)
+                extra += _cs_bound([y, y0], gk, qm[k], p.err_g_ue * np.linalg.norm(gk), lower=False)  # (62), (65)
+            extra += _cs_bound([y], c["gs"], ss, de, lower=True)  # (60)
+            extra += _cs_bound(xs, c["hs"], dh, dhs, lower=False)  # (61)
+            extra += _cs_bound([y0], c["gs"], dg, de, lower=False)
+        else:
+            x_parts = [x.re_im() for x in xs]
+            zr, zi = _herm_var(x_parts, extra)  # sum_n W_n
+            y_re = y.re_im()
+            y0_re = _herm_var([y0.re_im()], extra)
+            sr, si = _herm_var([y_re, y0_re], extra)  # V + V0
+            for k in range(m):
+                hk, gk = c["h"][k], c["g"][k]
+                dk = p.err_h_ue * np.linalg.norm(hk)
+                extra += _lmi(*x_parts[k], hk, s[k], dk, lower=True)  # (64), (74)
+                extra += _lmi(zr - x_parts[k][0], zi - x_parts[k][1], hk, pm[k], dk, lower=False)  # (66)
+                extra += _lmi(sr, si, gk, qm[k], p.err_g_ue * np.linalg.norm(gk), lower=False)  # (68)
+            extra += _lmi(*y_re, c["gs"], ss, de, lower=True)  # (76)
+            extra += _lmi(zr, zi, c["hs"], dh, dhs, lower=False)  # (67)
+            extra += _lmi(*y0_re, c["gs"], dg, de, lower=False)
+        i, ds = pm + qm, dh + dg
+    sens = _qsum(xs, c["a_bs"]) + y0.q(c["a_sat"]) if p.n_targets else None
+    tr_x = sum(x.trace() for x in xs)
+    fam = {"_hard": extra,
+           "sensing (17d)": _sensing(sens, p) if p.n_targets else [],
+           "satellite power (17e)": [1 - y.trace() - y0.trace()],
+           "BS power (17f)": [1 - tr_x]}
+    model = _DcModel(s, i, families=fam, gamma_min=2**p.rate_min - 1, backhaul=("joint", ss, ds),
+                     power=tr_x + y.trace() + y0.trace(), variables=[x.var for x in xs] + [y.var, y0.var] + slacks,
+                     rate_min=p.rate_min)
+    return model, {"xs": xs, "y": y, "y0": y0}
+
+
+def _joint(p: BeamformingProblem, opts: SolverOptions, robust: bool, bounds: str = "cauchy-schwarz") -> Design:
+    t0 = time.perf_counter()
+    trace = Trace()
+    model, v = _joint_model(p, robust, bounds)
+    model.run(opts, trace, _FIX)
+    xs = [x.value * p.p_bs_w for x in v["xs"]]
+    y, y0 = v["y"].value * p.p_sat_w, v["y0"].value * p.p_sat_w
+    y0 = _psd_project(y0)
+    t1 = time.perf_counter()
+    enc = None
+    if robust:
+        s, i, _, _ = model.point()
+        enc = np.log2(1 + s / (i + 1))
+    bf, ev, how = extract_rank_one(p, xs, y, y0, robust=robust, encoded=enc, opts=opts)
+    trace.extract_s = time.perf_counter() - t1
+    trace.total_s = time.perf_counter() - t0
+    return Design("pa2" if robust else "pa1", bf, ev, trace.objective[-1], trace, how,
+                  encoded_rates=ev.rates if robust else None)
+
+
+def _psd_project(x: np.ndarray) -> np.ndarray:
+    lam, u = np.linalg.eigh((x + x.conj().T) / 2)
+    return (u * np.maximum(lam, 0.0)) @ u.conj().T
+
+
+def solve_pa1(p: BeamformingProblem, opts: SolverOptions = SolverOptions()) -> Design:
+    """Algorithm 1: CCP on the lifted problem (26)-(31) with tangents (36)-(38).
+
+    Start (step 1): the phase-1 SDP puts every user exactly at r0 (S_m = (2^r0 - 1)(I_m + 1)),
+    asks R_s >= M r0 (linear: Ss >= (2^(M r0) - 1)(Ds + 1)) and minimises power. If that SDP is
+    infeasible the lifted problem is too (users above r0 only need more backhaul), and the
+    constraint families whose removal restores feasibility are named in
+    :class:`BeamformingInfeasible`. Stop when the lifted sum rate rises by < tolerance.
+    """
+    return _joint(p, opts, robust=False)
+
+
+def solve_pa2(p: BeamformingProblem, opts: SolverOptions = SolverOptions(), *, bounds: str = "cauchy-schwarz") -> Design:
+    """Algorithm 2: robust design for ||dg_s|| <= eps_s ||g_s||, ... (44)-(47), radii relative to
+    each estimated channel's norm (the paper's 0.08 has no stated normalisation).
+
+    Slack variables: s_m <= min signal of user m, p_m >= max multi-user interference, q_m >= max
+    satellite interference (V + V0), s_s <= min ES signal, d_h >= max BS->ES and d_g >= max
+    V0->ES interference. Each user's *encoded* rate log2(1 + s_m / (p_m + q_m + 1)) is decodable
+    for every admissible channel; the objective is their sum, the QoS (54) bounds each one and
+    the backhaul (55) bounds their sum by the worst-case backhaul log2(1 + s_s / (d_h + d_g + 1)).
+    The logs get the same tangents as PA1 (the paper's exponential form (69)-(70) is this SCA step
+    after the ln/exp change of variables), so the objective never decreases.
+
+    bounds="cauchy-schwarz" (default): the slacks are tied to the lifted matrices by the paper's
+    (60)-(65) bounds, c^H X c -/+ 2 delta ||X c|| (+ delta^2 Tr X for the upper bound, which the
+    paper drops; kept so that the bound is valid), second-order cones.
+    bounds="s-procedure": the exact worst case of each term by the S-procedure LMIs (66)-(68)
+    (less conservative; on this 2-core machine Clarabel needs ~10 s per iteration for M = 2 and
+    did not finish M = 8, so use it on small instances). Errors on one channel that enter signal
+    and interference are bounded separately, as in the paper (conservative). With all radii 0
+    this is PA1 written with slacks.
+    """
+    return _joint(p, opts, robust=True, bounds=bounds)
+
+
+# ------------------------------------------------------------------ benchmarks (Section 5)
+def _satellite_alone(p: BeamformingProblem, opts: SolverOptions, trace: Trace) -> tuple[np.ndarray, np.ndarray, float]:
+    """Max backhaul rate of the satellite on its own: ES as the single 'user', interference V0 only,
+    subject to sensing (V0 part of (17d)) and Ps. Returns V, V0 (W) and the rate."""
+
+    c = _scaled(p)
+    y, y0 = _Cov(p.n_sat), _Cov(p.n_sat, _es_congruence(c["gs"]))
+    tot = y.trace() + y0.trace()
+    fam = {"sensing (17d)": _sensing(y0.q(c["a_sat"]), p) if p.n_targets else [],
+           "satellite power (17e)": [1 - tot]}
+    model = _DcModel(y.q(c["gs"]), y0.q(c["gs"]), families=fam, gamma_min=0.0, power=tot, variables=[y.var, y0.var])
+    model.run(opts, trace, "lower the sensing EIRP Gamma or raise Ps")
+    return y.value * p.p_sat_w, _psd_project(y0.value * p.p_sat_w), model.true_objective()
+
+
+def _bs_alone(p: BeamformingProblem, opts: SolverOptions, trace: Trace, *, rate_min: float, cap: float | None,
+              rate_scale: float = 1.0, diagnose: bool = True) -> list:
+    """BS-only sum-rate CCP (no satellite interference): QoS on the scaled rate, optional cap on the
+    scaled sum rate, BS power. Returns the W_m in W."""
+    import cvxpy as cp
+
+    c = _scaled(p)
+    m = p.n_users
+    xs = _covs(p.n_bs, m)
+    rx = _rx_matrix(xs, c["h"])
+    s = cp.diag(rx)
+    i = cp.sum(rx, axis=0) - s
+    tot = sum(x.trace() for x in xs)
+    model = _DcModel(s, i, families={"BS power (17f)": [1 - tot]}, gamma_min=2 ** (rate_min / rate_scale) - 1,
+                     rate_scale=rate_scale, backhaul=None if cap is None else ("cap", cap), power=tot,
+                     variables=[x.var for x in xs], rate_min=rate_min / rate_scale)
+    model.run(opts, trace, "lower r0 or raise PT", diagnose=diagnose)
+    return [x.value * p.p_bs_w for x in xs]
+
+
+def solve_tdma(p: BeamformingProblem, opts: SolverOptions = SolverOptions(), *, fixed_point_steps: int = 3) -> Design:
+    """TDMA benchmark: the satellite (v, V0, sensing) and the BS transmit in orthogonal slots of
+    shares tau and 1 - tau, so no cross-tier interference. Users get (1 - tau) log2(1 + SINR_m),
+    the backhaul tau R_s. Slot 1 maximises R_s alone (sensing and Ps); slot 2 maximises the BS
+    sum rate with QoS (1 - tau) R_m >= r0. tau solves (1 - tau) S(tau) = tau R_s (fixed point, S =
+    uncapped slot-2 sum rate), where the sum rate min((1 - tau) S, tau R_s) peaks; the last slot-2
+    solve carries the cap (1 - tau) sum R_m <= tau R_s. If the QoS makes TDMA infeasible it is
+    dropped (noted; the report then lists the QoS violations); any other infeasibility is raised."""
+    t0 = time.perf_counter()
+    trace = Trace()
+    sat_trace = Trace()
+    y, y0, r1 = _satellite_alone(p, opts, sat_trace)
+    notes: list[str] = []
+
+    def slot2(rate_min: float) -> tuple[float, list]:
+        tau = 0.5
+        for _ in range(fixed_point_steps):
+            xs0 = _bs_alone(p, opts, Trace(), rate_min=rate_min, cap=None, rate_scale=1 - tau, diagnose=rate_min == 0)
+            sr = float(np.sum(np.log2(1 + _bs_sinr(p, xs0))))
+            new = sr / (sr + r1)
+            done = abs(new - tau) < 1e-3
+            tau = new
+            if done:
+                break
+        return tau, _bs_alone(p, opts, trace, rate_min=rate_min, cap=tau * r1, rate_scale=1 - tau, diagnose=rate_min == 0)
+
+    try:
+        tau, xs = slot2(p.rate_min)
+    except BeamformingInfeasible:
+        notes.append("QoS (17b) infeasible for TDMA (per-slot SINR 2^(r0 / (1 - tau)) - 1); solved without it")
+        tau, xs = slot2(0.0)
+    t1 = time.perf_counter()
+    bf, ev, how = extract_rank_one(p, xs, y, y0, tau=tau, opts=opts, waived=("qos (17b)",) if notes else ())
+    trace.extract_s = time.perf_counter() - t1
+    trace.total_s = time.perf_counter() - t0
+    return Design("tdma", bf, ev, float((1 - tau) * np.sum(np.log2(1 + _bs_sinr(p, xs)))), trace, how,
+                  notes=notes + [f"tau (satellite share) = {tau:.4f}", f"satellite-slot backhaul {r1:.4f} bit/s/Hz",
+                                  f"satellite design: {sat_trace.iterations} CCP iterations, {sum(sat_trace.iteration_s):.2f} s"])
+
+
+def _bs_sinr(p: BeamformingProblem, xs: list) -> np.ndarray:
+    rx = np.array([[_q(p.h_ue[k], x) for x in xs] for k in range(p.n_users)])
+    sig = np.diag(rx)
+    return sig / (rx.sum(1) - sig + p.noise_ue_w)
+
+
+def solve_ibs(p: BeamformingProblem, opts: SolverOptions = SolverOptions()) -> Design:
+    """IBS benchmark: the satellite and the BS design their beams independently. The satellite
+    maximises its own backhaul (sensing, Ps; BS interference ignored); the BS then maximises the
+    users' sum rate ignoring satellite interference and its own leakage to the ES, with QoS and
+    the backhaul cap announced by the satellite. Scored jointly by :func:`evaluate`, with the true
+    cross-tier interference; the reported rate is min(sum R_m, R_s) and the violated constraints
+    are listed in the report (QoS / backhaul are not guaranteed)."""
+    t0 = time.perf_counter()
+    trace = Trace()
+    sat_trace = Trace()
+    y, y0, r1 = _satellite_alone(p, opts, sat_trace)
+    xs = _bs_alone(p, opts, trace, rate_min=p.rate_min, cap=r1)
+    t1 = time.perf_counter()
+    bf, ev, how = extract_rank_one(p, xs, y, y0, opts=opts, waived=("qos (17b)", "backhaul (17c)"))
+    trace.extract_s = time.perf_counter() - t1
+    trace.total_s = time.perf_counter() - t0
+    return Design("ibs", bf, ev, float(np.sum(np.log2(1 + _bs_sinr(p, xs)))), trace, how,
+                  notes=[f"designed backhaul {r1:.4f} bit/s/Hz",
+                         f"satellite design: {sat_trace.iterations} CCP iterations, {sum(sat_trace.iteration_s):.2f} s"])
+
+
+def solve_das(p: BeamformingProblem, opts: SolverOptions = SolverOptions()) -> Design:
+    """DAS benchmark: users are served directly by the satellite (beams u_m, Ns-dim), the BS and
+    the backhaul are unused. Sensing (17d) counts the satellite's communication beams as (17d)
+    counts the BS's: a_sat^H (sum U_m + V0) a_sat >= Gamma; power sum ||u_m||^2 + Tr V0 <= Ps. Lifted
+    CCP as PA1. If DAS is infeasible with the QoS (17b) it is retried without it (noted; the report
+    lists the QoS violations); a failure of that retry names the infeasible families."""
+    import cvxpy as cp
+
+    t0 = time.perf_counter()
+    c = _scaled(p)
+    m = p.n_users
+    notes: list[str] = []
+
+    def build(rate_min: float) -> tuple[_DcModel, list, Any]:
+        us = _covs(p.n_sat, m)
+        y0 = _Cov(p.n_sat)
+        rx = _rx_matrix(us, c["g"])
+        s = cp.diag(rx)
+        i = cp.sum(rx, axis=0) - s + y0.q(c["g"])
+        tot = sum(u.trace() for u in us) + y0.trace()
+        fam = {"sensing (17d)": _sensing(_qsum(us + [y0], c["a_sat"]), p) if p.n_targets else [],
+               "satellite power (17e)": [1 - tot]}
+        return _DcModel(s, i, families=fam, gamma_min=2**rate_min - 1, power=tot,
+                        variables=[u.var for u in us + [y0]], rate_min=rate_min), us, y0
+
+    trace = Trace()
+    model, us, y0 = build(p.rate_min)
+    try:
+        model.run(opts, trace, _FIX, diagnose=False)
+    except BeamformingInfeasible:  # retried without (17b); if it still fails, that run names the families
+        notes.append("QoS (17b) infeasible for DAS; solved without it")
+        trace = Trace()
+        model, us, y0 = build(0.0)
+        model.run(opts, trace, _FIX)
+    t1 = time.perf_counter()
+    u_mats = [u.value * p.p_sat_w for u in us]
+    bf, ev, how = extract_rank_one(p, [], None, _psd_project(y0.value * p.p_sat_w), us=u_mats, opts=opts,
+                                   waived=("qos (17b)",) if notes else ())
+    trace.extract_s = time.perf_counter() - t1
+    trace.total_s = time.perf_counter() - t0
+    return Design("das", bf, ev, trace.objective[-1], trace, how, notes=notes)
+
+
+SCHEMES: dict[str, Callable[..., Design]] = {"pa1": solve_pa1, "pa2": solve_pa2, "das": solve_das,
+                                             "tdma": solve_tdma, "ibs": solve_ibs}
+
+
+# ------------------------------------------------------------------ sweeps and figures (Figs. 2, 3, 5-8)
+SWEEPS = ("p_sat_dbw", "p_bs_dbw", "bs_antennas", "n_users")
+
+
+@dataclass
+class SweepResult:
+    parameter: str
+    values: list
+    sum_rate: dict  # scheme -> list of delivered sum rates (nan where infeasible)
+    backhaul: dict  # scheme -> list of backhaul rates
+    status: dict  # scheme -> list of "ok" / violation or infeasibility text
+    runtime_s: dict
+
+
+def _setting_for(setting: PaperSetting, parameter: str, value: Any) -> PaperSetting:
+    if parameter == "bs_antennas":  # n -> sqrt(n) x sqrt(n) UPA (1 x n if n is not a square), or (rows, cols)
+        if isinstance(value, (tuple, list)):
+            rows, cols = value
+        else:
+            r = math.isqrt(int(value))
+            rows, cols = (r, r) if r * r == int(value) else (1, int(value))
+        return dataclasses.replace(setting, bs_rows=int(rows), bs_cols=int(cols))
+    if parameter == "n_users":
+        return dataclasses.replace(setting, n_users=int(value))
+    return dataclasses.replace(setting, **{parameter: float(value)})
+
+
+def sweep(parameter: str, values: Sequence, *, setting: PaperSetting = PaperSetting(), seed: int = 0,
+          schemes: Sequence[str] = ("pa1", "pa2", "das", "tdma", "ibs"), quick: bool = False) -> SweepResult:
+    """Sum rate vs Ps (Fig. 5), PT (Fig. 6), BS antennas (Fig. 7: int n -> sqrt(n) x sqrt(n) UPA, or
+    (rows, cols)) or users (Fig. 8). Powers reuse the seed's channels; antenna/user sweeps redraw
+    the scenario with the same seed. Infeasible points give nan and the reason."""
+    if parameter not in SWEEPS:
+        raise ValueError(f"parameter must be one of {SWEEPS}")
+    opts = SolverOptions.quick() if quick else SolverOptions()
+    res = SweepResult(parameter, list(values), {s: [] for s in schemes}, {s: [] for s in schemes},
+                      {s: [] for s in schemes}, {s: [] for s in schemes})
+    base = paper_problem(seed, setting)
+    for val in values:
+        if parameter == "p_sat_dbw":
+            prob = base.with_powers(p_sat_dbw=float(val))
+        elif parameter == "p_bs_dbw":
+            prob = base.with_powers(p_bs_dbw=float(val))
+        else:
+            prob = paper_problem(seed, _setting_for(setting, parameter, val))
+        for sch in schemes:
+            t0 = time.perf_counter()
+            try:
+                d = SCHEMES[sch](prob, opts)
+                res.sum_rate[sch].append(d.sum_rate)
+                res.backhaul[sch].append(d.report.backhaul_rate)
+                res.status[sch].append("ok" if d.report.feasible else "; ".join(d.report.violations))
+            except BeamformingInfeasible as exc:
+                res.sum_rate[sch].append(float("nan"))
+                res.backhaul[sch].append(float("nan"))
+                res.status[sch].append(str(exc))
+            res.runtime_s[sch].append(time.perf_counter() - t0)
+    return res
+
+
+def beampattern_data(p: BeamformingProblem, d: Design, *, sat_angles_deg: np.ndarray | None = None,
+                     bs_azimuth_deg: np.ndarray | None = None) -> dict:
+    """Fig. 3 data: satellite EIRP along the x cut (angle from the ES direction) for V0 and for the
+    whole satellite signal, with target angles; BS EIRP a^H (sum w w^H) a vs azimuth with the users'
+    azimuths. Needs a problem from :func:`paper_problem` (its steering functions)."""
+    if "sat_steering" not in p.meta:
+        raise ValueError("beampattern_data needs a paper_problem (steering functions in meta)")
+    sa = np.linspace(-8, 8, 801) if sat_angles_deg is None else np.asarray(sat_angles_deg, float)
+    az = np.linspace(-180, 180, 721) if bs_azimuth_deg is None else np.asarray(bs_azimuth_deg, float)
+    a_sat = p.meta["sat_steering"](sa)
+    a_bs = p.meta["bs_steering"](az)
+    b = d.beams
+    sens = _q(a_sat, b.r_sens)
+    total = sens + np.abs(a_sat @ b.v) ** 2 + (np.abs(a_sat @ b.u.T) ** 2).sum(1) if b.u is not None else \
+        sens + np.abs(a_sat @ b.v) ** 2
+    bs = (np.abs(a_bs @ b.w.T) ** 2).sum(1)
+    return {"sat_angle_deg": sa, "sat_sensing_w": sens, "sat_total_w": total, "target_deg": p.meta["target_deg"],
+                "gamma_w": p.gamma_w, "bs_azimuth_deg": az, "bs_eirp_w": bs, "ue_azimuth_deg": p.meta["ue_azimuth_deg"]}
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_convergence(traces: dict, path: Any) -> None:
+    """Fig. 2: lifted sum rate vs iteration, one line per label (e.g. 'PA1, Ps = 30 dBW')."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for label, tr in traces.items():
+        ax.plot(range(len(tr.objective)), tr.objective, marker="o", ms=3, label=label)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("sum rate [bit/s/Hz]")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def plot_beampattern(data: dict, path: Any) -> None:
+    """Fig. 3: (a) satellite EIRP vs angle with targets and Gamma, (b) BS beampattern with users."""
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    db = lambda x: 10 * np.log10(np.maximum(x, 1e-30))
+    a1.plot(data["sat_angle_deg"], db(data["sat_total_w"]), label="satellite total (v, V0)")
+    a1.plot(data["sat_angle_deg"], db(data["sat_sensing_w"]), label="sensing V0")
+    for i, t in enumerate(data["target_deg"]):
+        a1.axvline(t, color="r", ls=":", lw=1, label="targets" if i == 0 else None)
+    a1.axvline(0.0, color="k", ls="--", lw=1, label="ES / users")
+    if len(data["gamma_w"]):
+        a1.axhline(db(data["gamma_w"].min()), color="g", lw=1, label="Gamma")
+    a1.set_xlabel("angle from the ES direction at the satellite [deg]")
+    a1.set_ylabel("EIRP [dBW]")
+    a1.legend(fontsize=7)
+    a1.grid(alpha=0.3)
+    a2.plot(data["bs_azimuth_deg"], db(data["bs_eirp_w"]))
+    for i, t in enumerate(data["ue_azimuth_deg"]):
+        a2.axvline(t, color="r", ls=":", lw=1, label="users" if i == 0 else None)
+    a2.set_xlabel("azimuth at the BS [deg]")
+    a2.set_ylabel("BS EIRP [dBW]")
+    a2.legend(fontsize=7)
+    a2.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def plot_sweep(res: SweepResult, path: Any, *, xlabel: str | None = None) -> None:
+    """Figs. 5-8: delivered sum rate per scheme vs the swept parameter."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    x = [v if not isinstance(v, (tuple, list)) else v[0] * v[1] for v in res.values]
+    for sch, ys in res.sum_rate.items():
+        ax.plot(x, ys, marker="o", ms=4, label=sch.upper())
+    ax.set_xlabel(xlabel or res.parameter)
+    ax.set_ylabel("sum rate [bit/s/Hz]")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
