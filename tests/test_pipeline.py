@@ -97,6 +97,17 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
         assert entry["mc"] >= max(entry["sc_bs"], entry["sc_sat"]) - 1e-9
     assert len(list((results / "figures" / "coverage").glob("*.png"))) == 6
 
+    # beamforming (seed 001): paper setting and ray-traced city, every design re-scored independently
+    bf = json.loads((results / "beamforming.json").read_text())
+    assert set(bf["sum_rate_bps_hz"]) == {"pa1", "pa2", "das", "tdma", "ibs"}
+    assert bf["constraints_satisfied"] is True and bf["pa1_iterations"] >= 1
+    for part in (bf["sum_rate_bps_hz"], bf["city"]["sum_rate_bps_hz"]):
+        assert part["pa1"] > 0 and all(v is None or v <= part["pa1"] + 1e-6 for v in part.values())
+    assert bf["city"]["users"] and len(list((results / "figures" / "beamforming").glob("*.png"))) == 7
+    sweeps = json.loads((results / "beamforming_sweeps.json").read_text())
+    assert set(sweeps["sweeps"]) == {"p_sat_dbw", "p_bs_dbw", "bs_antennas", "n_users"}
+    assert len(list((results / "figures" / "beamforming_sweeps").glob("fig*.png"))) == 4
+
     # the README's example runs as written
     readme = (REPO / "README.md").read_text()
     code = readme.split("<!-- example:channels -->")[1].split("```python")[1].split("```")[0]
@@ -117,4 +128,4 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     third = _dvc(repo_copy, "repro")
     assert third.returncode == 0, third.stderr[-2000:]
     ran = {line.split("'")[1] for line in third.stdout.splitlines() if line.startswith("Running stage")}
-    assert ran == {"heatmaps", "channels", "link_selection", "coverage"}
+    assert ran == {"heatmaps", "channels", "link_selection", "coverage", "beamforming"}

@@ -1132,6 +1132,13 @@ def _joint(p: BeamformingProblem, opts: SolverOptions, robust: bool, bounds: str
                   encoded_rates=ev.rates if robust else None)
 
 
+def is_feasible(p: BeamformingProblem, *, robust: bool = False, solver: str = "CLARABEL") -> bool:
+    """Whether the lifted problem (17) (robust: (44)-(47)) has a feasible point: Algorithm 1's
+    phase-1 SDP alone, no CCP iterations (a necessary condition for a rank-one design)."""
+    model, _ = _joint_model(p, robust)
+    return model.phase1(solver) == "feasible"
+
+
 def _psd_project(x: np.ndarray) -> np.ndarray:
     lam, u = np.linalg.eigh((x + x.conj().T) / 2)
     return (u * np.maximum(lam, 0.0)) @ u.conj().T
@@ -1336,7 +1343,7 @@ class SweepResult:
     runtime_s: dict
 
 
-def _setting_for(setting: PaperSetting, parameter: str, value: Any) -> PaperSetting:
+def setting_for(setting: PaperSetting, parameter: str, value: Any) -> PaperSetting:
     if parameter == "bs_antennas":  # n -> sqrt(n) x sqrt(n) UPA (1 x n if n is not a square), or (rows, cols)
         if isinstance(value, (tuple, list)):
             rows, cols = value
@@ -1366,7 +1373,7 @@ def sweep(parameter: str, values: Sequence, *, setting: PaperSetting = PaperSett
         elif parameter == "p_bs_dbw":
             prob = base.with_powers(p_bs_dbw=float(val))
         else:
-            prob = paper_problem(seed, _setting_for(setting, parameter, val))
+            prob = paper_problem(seed, setting_for(setting, parameter, val))
         for sch in schemes:
             t0 = time.perf_counter()
             try:

@@ -1,0 +1,335 @@
+"""DVC stage ``beamforming``: seed 001's joint satellite/BS ISAC beamforming.
+
+Runs Algorithm 1 (PA1), Algorithm 2 (PA2) and the DAS / TDMA / IBS benchmarks on the paper's
+synthetic setting (Section 5) and on the ray-traced city (one BS sector, its users, the
+serving satellite's 7-beam cluster and an Earth station at the beam target, see
+:mod:`pipeline.solvers.beamforming_city`). Every reported design is re-scored by the
+independent vector-domain evaluator. Writes ``results/<city>/beamforming.json`` (DVC metrics)
+and ``results/<city>/figures/beamforming/`` (Fig. 2 convergence, Fig. 3 beampattern, schemes
+paper vs city). The sweeps of Figs. 5-8 are the ``beamforming_sweeps`` stage (no city input).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import number, section
+from pipeline.errors import StinError
+from pipeline.geometry.frame import LocalFrame
+from pipeline.io import load_channels
+from pipeline.io.atomic import atomic_dir, write_json
+from pipeline.io.netcdf import read_netcdf
+from pipeline.io.paths import CityPaths
+from pipeline.radio.cinr import LinkParams
+from pipeline.radio.tracing import BsConfig
+from pipeline.solvers.beamforming import (
+    SCHEMES, SWEEPS, BeamformingInfeasible, BeamformingProblem, Design, PaperSetting, SolverOptions, SweepResult,
+    beampattern_data, is_feasible, paper_problem, plot_beampattern, plot_convergence, plot_sweep)
+from pipeline.solvers.beamforming_city import subset_users
+from pipeline.solvers.beamforming_city import CitySetting, admit_users, city_problem
+from pipeline.stages._common import run_stage
+from pipeline.stages.heatmaps import beam_target_xyz
+
+SWEEP_LABELS = {"p_sat_dbw": "satellite power Ps [dBW] (Fig. 5)", "p_bs_dbw": "BS power PT [dBW] (Fig. 6)",
+                "bs_antennas": "BS antennas Nb (Fig. 7)", "n_users": "users M (Fig. 8)"}
+
+
+def solver_options(bf: dict[str, Any], key: str) -> SolverOptions:
+    """SolverOptions from params.yaml beamforming.<key> {max_iterations, tolerance}."""
+    w = f"params.yaml beamforming.{key}"
+    o = section(bf, key, "params.yaml beamforming")
+    return dataclasses.replace(SolverOptions(), max_iterations=int(number(o, "max_iterations", w)),
+                               tolerance=number(o, "tolerance", w))
+
+
+def with_csi_error(p: BeamformingProblem, eps: float) -> BeamformingProblem:
+    return p.replace(err_g_es=eps, err_g_ue=eps, err_h_es=eps, err_h_ue=eps)
+
+
+def design_summary(d: Design, waived: list[str]) -> dict[str, Any]:
+    """What the evaluator says of one design; ``constraints_ok`` ignores only the ``waived`` checks."""
+    r = d.report
+    failed = [k for k, ok in r.checks.items() if not ok]
+    return {"sum_rate_bps_hz": round(float(d.sum_rate), 6), "backhaul_rate_bps_hz": round(float(r.backhaul_rate), 6),
+            "user_rates_bps_hz": [round(float(x), 6) for x in r.rates],
+            "constraints_ok": all(k in waived for k in failed), "failed_checks": failed, "waived": waived,
+            "violations": r.violations, "extraction": d.extraction, "iterations": d.trace.iterations,
+            "seconds_per_iteration": round(float(np.mean(d.trace.iteration_s)), 4) if d.trace.iteration_s else None,
+            "seconds_total": round(float(d.trace.total_s), 3), "stopped": d.trace.stopped,
+            "objective_per_iteration": [round(float(x), 6) for x in d.trace.objective],
+            "sat_power_w": round(float(r.sat_power_w), 6), "bs_power_w": round(float(r.bs_power_w), 6),
+            "beampattern_dbw": [round(10 * math.log10(max(float(x), 1e-30)), 3) for x in r.beampattern_w],
+            "notes": list(d.notes)}
+
+
+def waived_checks(d: Design) -> list[str]:
+    """Checks a scheme's definition drops: a benchmark that had to drop the QoS (noted by the
+    solver), and IBS, whose independent designs do not guarantee QoS or backhaul (solve_ibs)."""
+    out = ["qos (17b)"] if any("QoS (17b) infeasible" in n for n in d.notes) else []
+    if d.scheme == "ibs":
+        out = ["qos (17b)", "backhaul (17c)"]
+    return out
+
+
+def _scheme_task(task: tuple) -> tuple[str, dict[str, Any], Design | None]:
+    """Worker: (key, problem or ("paper", seed, setting), scheme, options, csi_errors) -> summary.
+
+    PA2 tries the CSI error radii in order and keeps the first that gives a design the robust
+    evaluator passes; the others are reported with their binding constraints."""
+    key, spec, scheme, opts, csi_errors = task
+    warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+    warnings.filterwarnings("ignore", category=UserWarning)
+    p = paper_problem(spec[1], spec[2]) if isinstance(spec, tuple) else spec
+    if scheme != "pa2":
+        try:
+            d = SCHEMES[scheme](p, opts)
+        except BeamformingInfeasible as exc:
+            return key, {"infeasible": str(exc), "binding": exc.families, "sum_rate_bps_hz": None}, None
+        return key, design_summary(d, waived_checks(d)), d
+    attempts = []
+    for eps in csi_errors:
+        try:
+            d = SCHEMES["pa2"](with_csi_error(p, eps), opts)
+        except BeamformingInfeasible as exc:
+            attempts.append({"csi_error": eps, "infeasible": str(exc), "binding": exc.families})
+            continue
+        if not d.report.feasible:  # lifted problem feasible, but no rank-one design passed the evaluator
+            attempts.append({"csi_error": eps, "infeasible": "no rank-one design met the worst case",
+                             "binding": [k for k, ok in d.report.checks.items() if not ok]})
+            continue
+        return key, {**design_summary(d, []), "csi_error": eps, "attempts": attempts}, d
+    return key, {"sum_rate_bps_hz": None, "infeasible": "at every csi_error", "attempts": attempts}, None
+
+
+def run_tasks(tasks: list[tuple], workers: int) -> dict[str, tuple[dict[str, Any], Design | None]]:
+    """Run scheme tasks on ``workers`` processes (fork), longest first; results by task key."""
+    out: dict[str, tuple[dict[str, Any], Design | None]] = {}
+    if workers <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            key, summary, d = _scheme_task(t)
+            out[key] = (summary, d)
+        return out
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
+        for key, summary, d in ex.map(_scheme_task, tasks):
+            out[key] = (summary, d)
+    return out
+
+
+def scheme_tasks(prefix: str, spec: Any, opts: SolverOptions, bench_opts: SolverOptions,
+                 csi_errors: list[float]) -> list[tuple]:
+    """PA2 and PA1 first (the longest), then the benchmarks."""
+    return [(f"{prefix}/pa2", spec, "pa2", opts, csi_errors), (f"{prefix}/pa1", spec, "pa1", opts, csi_errors)] + \
+        [(f"{prefix}/{s}", spec, s, bench_opts, csi_errors) for s in ("tdma", "das", "ibs")]
+
+
+def workers_from(bf: dict[str, Any]) -> int:
+    n = int(number(bf, "workers", "params.yaml beamforming"))
+    return max(1, min(n, os.cpu_count() or 1))
+
+
+def sweep_result(res: dict, keys: dict, parameter: str, values: list, schemes: list[str]) -> SweepResult:
+    """Gather sweep points (``keys[(value, scheme)]`` -> task key) into a SweepResult."""
+    out = SweepResult(parameter, list(values), {s: [] for s in schemes}, {s: [] for s in schemes},
+                      {s: [] for s in schemes}, {s: [] for s in schemes})
+    for v in values:
+        for sch in schemes:
+            summary, _ = res[keys[(v, sch)]]
+            ok = summary.get("sum_rate_bps_hz") is not None
+            out.sum_rate[sch].append(summary["sum_rate_bps_hz"] if ok else float("nan"))
+            out.backhaul[sch].append(summary.get("backhaul_rate_bps_hz", float("nan")) if ok else float("nan"))
+            out.status[sch].append(("ok" if not summary.get("failed_checks") else "; ".join(summary["violations"]))
+                                   if ok else summary.get("infeasible", "infeasible"))
+            out.runtime_s[sch].append(summary.get("seconds_total"))
+    return out
+
+
+def sweep_json(r: SweepResult) -> dict[str, Any]:
+    nan_none = lambda xs: [None if x is None or (isinstance(x, float) and math.isnan(x)) else x for x in xs]  # noqa: E731
+    return {"values": r.values, "sum_rate_bps_hz": {k: nan_none(v) for k, v in r.sum_rate.items()},
+            "backhaul_bps_hz": {k: nan_none(v) for k, v in r.backhaul.items()}, "status": r.status}
+
+
+def sweep_schemes(sw: dict[str, Any], where: str) -> list[str]:
+    schemes = [str(x) for x in sw["schemes"]]
+    unknown = [x for x in schemes if x not in SCHEMES]
+    if unknown:
+        raise StinError(f"{where}.schemes has unknown {unknown}", f"use some of {', '.join(SCHEMES)}")
+    return schemes
+
+
+def city_setting(c: dict[str, Any]) -> CitySetting:
+    w = "params.yaml beamforming.city"
+    return CitySetting(
+        time_index=int(number(c, "time_index", w, positive=False, minimum=0)), bs_rows=int(number(c, "bs_rows", w)),
+        bs_cols=int(number(c, "bs_cols", w)), max_users=int(number(c, "max_users", w)),
+        sinr_min_db=number(c, "sinr_min_db", w, positive=False), user_margin_db=number(c, "user_margin_db", w,
+                                                                                        positive=False),
+        es_gain_dbi=number(c, "es_gain_dbi", w, positive=False), es_sidelobe_dbi=number(c, "es_sidelobe_dbi", w,
+                                                                                         positive=False),
+        es_height_m=number(c, "es_height_m", w, positive=False, minimum=0),
+        target_range_m=number(c, "target_range_m", w), target_offsets_deg=tuple(float(v) for v in c["target_offsets_deg"]),
+        sensing_eirp_dbw=number(c, "sensing_eirp_dbw", w, positive=False))
+
+
+def build(params: dict[str, Any], paths: CityPaths) -> None:
+    for f in (paths.channels_nc, paths.radiomaps_nc):
+        if not f.is_file():
+            raise StinError(f"{f} not found", "run the earlier stages first ('dvc repro')")
+    bf = section(params, "beamforming")
+    w = "params.yaml beamforming"
+    warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+    warnings.filterwarnings("ignore", category=UserWarning, module="cvxpy")
+    opts, bench_opts = solver_options(bf, "solver"), solver_options(bf, "benchmark_solver")
+    seed = int(number(bf, "seed", w, positive=False, minimum=0))
+    paper_p = section(bf, "paper", w)
+    setting = dataclasses.replace(PaperSetting(), sensing_eirp_dbw=number(paper_p, "sensing_eirp_dbw", f"{w}.paper",
+                                                                          positive=False))
+    csi_errors = [float(v) for v in paper_p["csi_errors"]]
+    t0 = time.perf_counter()
+
+    # ---- the ray-traced city: sector, users, admission (PA1 phase 1 on growing user sets)
+    ch = load_channels(paths.channels_nc).load()
+    rm = read_netcdf(paths.radiomaps_nc)
+    link = LinkParams.from_params(section(params, "link"), section(params, "ue"))
+    bs = BsConfig.from_params(section(params, "bs"))
+    frame = LocalFrame(rm.attrs["frame_lat0_deg"], rm.attrs["frame_lon0_deg"])
+    city_p = section(bf, "city", w)
+    cs = city_setting(city_p)
+    target = beam_target_xyz(link.sat_beam_target, rm, frame)
+    city_full = city_problem(ch, rm, link, bs, target, cs)
+    city, admitted, rejected = admit_users(city_full, is_feasible)
+    city_csi = [float(v) for v in city_p["csi_errors"]]
+    sw = section(city_p, "sweeps", f"{w}.city")
+    sw_schemes = sweep_schemes(sw, f"{w}.city.sweeps")
+    quick = SolverOptions.quick()
+    sweep_problems: dict[str, list] = {}  # parameter -> [(value, problem, is the base point)]
+    p_sat_dbw, p_bs_dbw = 10 * math.log10(city.p_sat_w), 10 * math.log10(city.p_bs_w)
+    sweep_problems["p_sat_dbw"] = [(round(p_sat_dbw + o, 2), city.with_powers(p_sat_dbw=p_sat_dbw + o), o == 0)
+                                   for o in sw["p_sat_offsets_db"]]
+    sweep_problems["p_bs_dbw"] = [(round(p_bs_dbw + o, 2), city.with_powers(p_bs_dbw=p_bs_dbw + o), o == 0)
+                                  for o in sw["p_bs_offsets_db"]]
+    sweep_problems["bs_antennas"] = []
+    for layout in sw["bs_antennas"]:  # [rows, cols] of the virtual panel
+        rows, cols = (int(v) for v in layout)
+        full = city_problem(ch, rm, link, bs, target, dataclasses.replace(cs, bs_rows=rows, bs_cols=cols),
+                            sector=city.meta["sector"])
+        sweep_problems["bs_antennas"].append(((rows, cols), subset_users(full, admitted),
+                                              (rows, cols) == (cs.bs_rows, cs.bs_cols)))
+    sweep_problems["n_users"] = [(k, subset_users(city_full, admitted[:k]), k == len(admitted))
+                                 for k in range(1, len(admitted) + 1)]
+    sweep_keys: dict[str, dict] = {}
+    sweep_tasks: dict[str, tuple] = {}
+    for par, items in sweep_problems.items():
+        sweep_keys[par] = {}
+        for val, prob, base in items:
+            for sch in sw_schemes:
+                key = f"citysweep/base/{sch}" if base else f"citysweep/{par}/{val}/{sch}"  # base point solved once
+                sweep_keys[par][(val, sch)] = key
+                sweep_tasks.setdefault(key, (key, city if base else prob, sch, quick, city_csi))
+
+    # ---- every scheme on the paper setting (Section 5) and on the city, in parallel
+    t0 = time.perf_counter()
+    tasks = scheme_tasks("paper", ("paper", seed, setting), opts, bench_opts, csi_errors) + \
+        scheme_tasks("city", city, opts, bench_opts, city_csi) + list(sweep_tasks.values())
+    res = run_tasks(tasks, workers_from(bf))
+    city_sweeps = {par: sweep_result(res, sweep_keys[par], par, [v for v, _, _ in items], sw_schemes)
+                   for par, items in sweep_problems.items()}
+    solve_s = time.perf_counter() - t0
+    names = ("pa1", "pa2", "das", "tdma", "ibs")
+    paper_out = {n: res[f"paper/{n}"][0] for n in names}
+    paper_designs = {n: res[f"paper/{n}"][1] for n in names if res[f"paper/{n}"][1] is not None}
+    city_out = {n: res[f"city/{n}"][0] for n in names}
+    city_designs = {n: res[f"city/{n}"][1] for n in names if res[f"city/{n}"][1] is not None}
+    paper = paper_problem(seed, setting)
+
+    evaluated = [d for d in paper_out.values() if d.get("sum_rate_bps_hz") is not None] + \
+        [d for d in city_out.values() if d.get("sum_rate_bps_hz") is not None]
+    pa1 = paper_designs.get("pa1")
+    metrics = {
+        "sum_rate_bps_hz": {k: paper_out[k]["sum_rate_bps_hz"] for k in ("pa1", "pa2", "das", "tdma", "ibs")},
+        "constraints_satisfied": bool(evaluated) and all(d["constraints_ok"] for d in evaluated),
+        "pa1_iterations": pa1.trace.iterations if pa1 else None,
+        "pa1_seconds_per_iteration": paper_out["pa1"].get("seconds_per_iteration"),
+        "pa1_seconds_to_convergence": paper_out["pa1"].get("seconds_total"),
+        "pa2_csi_error": paper_out["pa2"].get("csi_error"),
+        "paper": {"seed": seed, "n_users": paper.n_users, "n_bs_antennas": paper.n_bs, "n_beams": paper.n_sat,
+                  "sensing_eirp_dbw": setting.sensing_eirp_dbw, "schemes": paper_out},
+        "city": {"sum_rate_bps_hz": {k: city_out[k]["sum_rate_bps_hz"] for k in ("pa1", "pa2", "das", "tdma", "ibs")},
+                 "time_index": cs.time_index, "sector": city.meta["sector"], "users": city.meta["users"],
+                 "users_rejected": [city_full.meta["users"][i] for i in rejected],
+                 "sinr_alone_db": [round(float(x), 2) for x in city.meta["sinr_alone_db"]],
+                 "sat_elevation_deg": round(city.meta["sat_elevation_deg"], 2),
+                 "beam_spacing_deg": round(city.meta["beam_spacing_deg"], 4),
+                 "bs_es_map_gain_db": round(city.meta["bs_es_map_gain_db"], 2),
+                 "p_sat_dbw": round(10 * math.log10(city.p_sat_w), 2), "p_bs_dbw": round(10 * math.log10(city.p_bs_w), 2),
+                 "sensing_eirp_dbw": cs.sensing_eirp_dbw, "schemes": city_out,
+                 "sweeps": {par: sweep_json(r) for par, r in city_sweeps.items()}},
+        "solve_seconds": round(solve_s, 2),
+        "units": "bit/s/Hz; sum rates are the delivered min(sum of user rates, backhaul) where a backhaul is used",
+    }
+    with atomic_dir(paths.figures_dir / "beamforming") as fig_dir:
+        traces = {}
+        for label, designs in (("paper", paper_designs), ("city", city_designs)):
+            for name in ("pa1", "pa2"):
+                if name in designs:
+                    traces[f"{label} {name.upper()}"] = designs[name].trace
+        plot_convergence(traces, fig_dir / "fig2_convergence.png")
+        if pa1 is not None:
+            plot_beampattern(beampattern_data(paper, pa1), fig_dir / "fig3_beampattern.png")
+        plot_city_schemes(metrics, fig_dir / "city_schemes.png")
+        for par, r in city_sweeps.items():
+            plot_sweep(r, fig_dir / f"city_fig{5 + SWEEPS.index(par)}_sum_rate_vs_{par}.png",
+                       xlabel=f"{SWEEP_LABELS[par]}, ray-traced city")
+    write_json(paths.results_dir / "beamforming.json", metrics)
+    sr = metrics["sum_rate_bps_hz"]
+    fmt = lambda v: "infeasible" if v is None else f"{v:.3f}"  # noqa: E731
+    print(f"[beamforming] paper: " + ", ".join(f"{k} {fmt(v)}" for k, v in sr.items())
+          + f"; city ({city.meta['sector']}, {city.n_users} users): "
+          + ", ".join(f"{k} {fmt(v)}" for k, v in metrics["city"]["sum_rate_bps_hz"].items())
+          + f" bit/s/Hz; constraints satisfied: {metrics['constraints_satisfied']}")
+
+
+def plot_city_schemes(metrics: dict[str, Any], path: Any) -> None:
+    """Bars: delivered sum rate per scheme, paper setting vs ray-traced city (infeasible = 0, hatched)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ("pa1", "pa2", "das", "tdma", "ibs")
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    x = np.arange(len(names))
+    for off, (label, sr) in zip((-0.2, 0.2), (("paper setting", metrics["sum_rate_bps_hz"]),
+                                              ("ray-traced city", metrics["city"]["sum_rate_bps_hz"]))):
+        vals = [sr[n] if sr[n] is not None else 0.0 for n in names]
+        bars = ax.bar(x + off, vals, 0.4, label=label)
+        for b, n in zip(bars, names):
+            if sr[n] is None:
+                b.set_hatch("//")
+                ax.annotate("infeasible", (b.get_x() + b.get_width() / 2, 0.2), ha="center", rotation=90, fontsize=7)
+    ax.set_xticks(x, [n.upper() for n in names])
+    ax.set_ylabel("delivered sum rate [bit/s/Hz]")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def main() -> int:
+    return run_stage("beamforming", build)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
