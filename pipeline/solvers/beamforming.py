@@ -588,12 +588,16 @@ _HINTS = {"qos (17b)": "lower r0 (sinr_min_db) or serve fewer users", "backhaul 
 
 
 def _solve(prob: Any, solver: str, *, fallback: bool = True) -> str:
-    """Solve with Clarabel (QDLDL, then faer) and, if both fail and ``fallback``, SCS."""
+    """Solve with Clarabel (QDLDL, then faer, then faer with 10x the static regularisation, which
+    gets the robust subproblems past Clarabel's "insufficient progress" stalls as an
+    ``optimal_inaccurate`` point; every design is re-scored by :func:`evaluate` anyway) and, if
+    all fail and ``fallback``, SCS."""
     import cvxpy as cp
 
     tries: list[tuple[str, dict]] = []
     if solver == "CLARABEL":
-        tries = [("CLARABEL", {"direct_solve_method": "qdldl"}), ("CLARABEL", {})]
+        tries = [("CLARABEL", {"direct_solve_method": "qdldl"}), ("CLARABEL", {}),
+                 ("CLARABEL", {"static_regularization_constant": 1e-7})]
         if fallback:
             tries.append(("SCS", {"eps": 1e-6, "max_iters": 5000}))
     else:
@@ -743,6 +747,7 @@ class _DcModel:
                                         f"[{names}] restores feasibility", fix, fams)
         trace.objective.append(self.true_objective())
         snap = [v.value for v in self.variables]
+        self.history = [snap]  # every accepted iterate (variable values), for extraction fall-backs
         trace.stopped = "iteration limit"
         for _ in range(opts.max_iterations):
             self._linearise()
@@ -760,6 +765,7 @@ class _DcModel:
                 break
             trace.objective.append(obj)
             snap = [v.value for v in self.variables]
+            self.history.append(snap)
             if obj - trace.objective[-2] < opts.tolerance:
                 trace.stopped = "converged"
                 break
@@ -1117,19 +1123,35 @@ def _joint(p: BeamformingProblem, opts: SolverOptions, robust: bool, bounds: str
     trace = Trace()
     model, v = _joint_model(p, robust, bounds)
     model.run(opts, trace, _FIX)
-    xs = [x.value * p.p_bs_w for x in v["xs"]]
-    y, y0 = v["y"].value * p.p_sat_w, v["y0"].value * p.p_sat_w
-    y0 = _psd_project(y0)
     t1 = time.perf_counter()
-    enc = None
-    if robust:
-        s, i, _, _ = model.point()
-        enc = np.log2(1 + s / (i + 1))
-    bf, ev, how = extract_rank_one(p, xs, y, y0, robust=robust, encoded=enc, opts=opts)
+
+    def extract() -> tuple[Beamformers, Evaluation, str]:
+        xs = [x.value * p.p_bs_w for x in v["xs"]]
+        y, y0 = v["y"].value * p.p_sat_w, _psd_project(v["y0"].value * p.p_sat_w)
+        enc = None
+        if robust:
+            s, i, _, _ = model.point()
+            enc = np.log2(1 + s / (i + 1))
+        return extract_rank_one(p, xs, y, y0, robust=robust, encoded=enc, opts=opts)
+
+    bf, ev, how = extract()
+    used = len(model.history) - 1
+    notes = []
+    # an iterate from an inaccurate subproblem can be slightly infeasible: fall back to the latest
+    # earlier iterate whose extracted design the evaluator accepts (the objective history is kept)
+    for k in range(len(model.history) - 2, -1, -1):
+        if ev.feasible:
+            break
+        for var, val in zip(model.variables, model.history[k]):
+            var.save_value(val)
+        bf, ev, how = extract()
+        used = k
+    if used < len(model.history) - 1:
+        notes.append(f"the last iterate's design failed the evaluator; iterate {used} is reported")
     trace.extract_s = time.perf_counter() - t1
     trace.total_s = time.perf_counter() - t0
-    return Design("pa2" if robust else "pa1", bf, ev, trace.objective[-1], trace, how,
-                  encoded_rates=ev.rates if robust else None)
+    return Design("pa2" if robust else "pa1", bf, ev, trace.objective[used], trace, how,
+                  encoded_rates=ev.rates if robust else None, notes=notes)
 
 
 def is_feasible(p: BeamformingProblem, *, robust: bool = False, solver: str = "CLARABEL") -> bool:

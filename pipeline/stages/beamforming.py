@@ -126,10 +126,11 @@ def run_tasks(tasks: list[tuple], workers: int) -> dict[str, tuple[dict[str, Any
     return out
 
 
-def scheme_tasks(prefix: str, spec: Any, opts: SolverOptions, bench_opts: SolverOptions,
+def scheme_tasks(prefix: str, spec: Any, opts: SolverOptions, robust_opts: SolverOptions, bench_opts: SolverOptions,
                  csi_errors: list[float]) -> list[tuple]:
     """PA2 and PA1 first (the longest), then the benchmarks."""
-    return [(f"{prefix}/pa2", spec, "pa2", opts, csi_errors), (f"{prefix}/pa1", spec, "pa1", opts, csi_errors)] + \
+    return [(f"{prefix}/pa2", spec, "pa2", robust_opts, csi_errors),
+            (f"{prefix}/pa1", spec, "pa1", opts, csi_errors)] + \
         [(f"{prefix}/{s}", spec, s, bench_opts, csi_errors) for s in ("tdma", "das", "ibs")]
 
 
@@ -191,6 +192,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     warnings.filterwarnings("ignore", message="Solution may be inaccurate")
     warnings.filterwarnings("ignore", category=UserWarning, module="cvxpy")
     opts, bench_opts = solver_options(bf, "solver"), solver_options(bf, "benchmark_solver")
+    robust_opts = solver_options(bf, "robust_solver")
     seed = int(number(bf, "seed", w, positive=False, minimum=0))
     paper_p = section(bf, "paper", w)
     setting = dataclasses.replace(PaperSetting(), sensing_eirp_dbw=number(paper_p, "sensing_eirp_dbw", f"{w}.paper",
@@ -240,8 +242,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
 
     # ---- every scheme on the paper setting (Section 5) and on the city, in parallel
     t0 = time.perf_counter()
-    tasks = scheme_tasks("paper", ("paper", seed, setting), opts, bench_opts, csi_errors) + \
-        scheme_tasks("city", city, opts, bench_opts, city_csi) + list(sweep_tasks.values())
+    tasks = scheme_tasks("paper", ("paper", seed, setting), opts, robust_opts, bench_opts, csi_errors) + \
+        scheme_tasks("city", city, opts, robust_opts, bench_opts, city_csi) + list(sweep_tasks.values())
     res = run_tasks(tasks, workers_from(bf))
     city_sweeps = {par: sweep_result(res, sweep_keys[par], par, [v for v, _, _ in items], sw_schemes)
                    for par, items in sweep_problems.items()}
