@@ -17,6 +17,7 @@ ray-traced channels. How each channel of problem (17) is made:
   the same combiner, with the traced beam's TR 38.811 gain (``sat_antenna_gain_db``) replaced
   by that of each of Ns beams: beam 0 aims at the Earth station, beams 1..6 sit in a hexagon
   sqrt(3)/2 theta_3dB away (the paper's 7-beam cluster; theta_3dB of the Bessel aperture).
+  Seed 001 has one satellite: other serving ranks of ``channels.nc`` are left out.
 - **Satellite -> ES** (g_es): free-space line of sight to a dish of ``es_gain_dbi`` on a mast
   of ``es_height_m`` at the satellite's beam target (the ES is not a ray-tracing receiver),
   with the same beam gains and TR 38.811 losses.
