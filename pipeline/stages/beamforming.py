@@ -197,7 +197,6 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     setting = dataclasses.replace(PaperSetting(), sensing_eirp_dbw=number(paper_p, "sensing_eirp_dbw", f"{w}.paper",
                                                                           positive=False))
     csi_errors = [float(v) for v in paper_p["csi_errors"]]
-    t0 = time.perf_counter()
 
     # ---- the ray-traced city: sector, users, admission (PA1 phase 1 on growing user sets)
     ch = load_channels(paths.channels_nc).load()
