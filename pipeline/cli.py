@@ -17,7 +17,9 @@ from pipeline.io.atomic import atomic_path
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Ray-traced urban channels for satellite-terrestrial networks.")
 
-STAGES = ("buildings", "scene")
+# every DVC stage of dvc.yaml, in pipeline order (each is pipeline/stages/<name>.py)
+STAGES = ("buildings", "scene", "orbits", "radiomaps", "heatmaps", "fidelity", "routes", "raypaths", "channels",
+          "link_selection", "coverage", "beamforming", "beamforming_sweeps")
 
 # Height defaults written into new map files (OSM wiki "Simple 3D Buildings": ~3 m per
 # level; the rest are project defaults, unverified; edit them per city).

@@ -42,3 +42,18 @@ def test_new_city_bad_bbox_writes_nothing(project):
 def test_unknown_stage(project):
     result = runner.invoke(app, ["stage", "teleport"])
     assert result.exit_code == 2 and "unknown stage" in result.output
+
+
+def test_every_dvc_stage_is_a_cli_stage():
+    """`stin stage NAME` knows exactly the stages of dvc.yaml, and each has its module."""
+    import importlib
+
+    import yaml
+
+    from conftest import REPO
+    from pipeline.cli import STAGES
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert list(STAGES) == list(stages)
+    for name in STAGES:
+        assert callable(importlib.import_module(f"pipeline.stages.{name}").main)
