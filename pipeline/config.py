@@ -223,3 +223,12 @@ def section(params: dict[str, Any], name: str, path: str = "params.yaml") -> dic
 def number(d: dict[str, Any], key: str, where: str, **kw: Any) -> float:
     """Validated number from a parameter group (see :func:`_number`)."""
     return _number(d, key, where, **kw)
+
+
+def numbers(d: dict[str, Any], key: str, where: str, *, length: int | None = None, **kw: Any) -> list[float]:
+    """Validated non-empty list of numbers (each checked as :func:`number`); ``length`` fixes its size."""
+    value = d.get(key)
+    if not isinstance(value, list) or not value or (length is not None and len(value) != length):
+        size = f"{length} numbers" if length is not None else "numbers"
+        raise StinError(f"{where}: '{key}' must be a list of {size}, got {value!r}", f"write '{key}: [<{size}>]'")
+    return [_number({key: v}, key, where, **kw) for v in value]

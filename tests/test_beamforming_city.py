@@ -159,3 +159,29 @@ def test_bad_sector_and_slot_are_clear_errors(city):
                                "array_rows": 2, "array_cols": 2})
     with pytest.raises(StinError, match="f1336"):
         city_problem(ch, rm, LINK, tr, np.zeros(3))
+
+
+@pytest.mark.parametrize("stage_name, edit, expect", [
+    ("beamforming_sweeps", lambda b: b["paper"].update(csi_errors="lots"), "csi_errors"),
+    ("beamforming_sweeps", lambda b: b["sweeps"].update(schemes=["pa9"]), "pa9"),
+    ("beamforming_sweeps", lambda b: b["sweeps"].update(bs_antennas=[[3]]), "bs_antennas"),
+    ("beamforming", lambda b: b["city"]["sweeps"].update(p_sat_offsets_db=[]), "p_sat_offsets_db"),
+    ("beamforming", lambda b: b["city"].update(target_offsets_deg=["left"]), "target_offsets_deg"),
+])
+def test_bad_beamforming_params_are_one_error_line(project, capsys, stage_name, edit, expect):
+    """Checked before any file is read or solve started: one line, exit code 2, nothing written."""
+    import importlib
+
+    import yaml
+
+    from conftest import outputs_under
+    from pipeline.stages._common import run_stage
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    edit(params["beamforming"])
+    (project / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    stage = importlib.import_module(f"pipeline.stages.{stage_name}")
+    assert run_stage(stage_name, stage.build) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "fix:" in err and expect in err
+    assert outputs_under(project) == []

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import number, section
+from pipeline.config import number, numbers, section
 from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io import load_channels
@@ -160,8 +160,25 @@ def sweep_json(r: SweepResult) -> dict[str, Any]:
             "backhaul_bps_hz": {k: nan_none(v) for k, v in r.backhaul.items()}, "status": r.status}
 
 
+def antenna_layouts(sw: dict[str, Any], where: str, key: str = "bs_antennas") -> list[tuple[int, int]]:
+    """[[rows, cols], ...] of a UPA sweep, validated."""
+    value = sw.get(key)
+    if not isinstance(value, list) or not value:
+        raise StinError(f"{where}: '{key}' must be a list of [rows, cols]", f"write '{key}: [[2, 2], [3, 3]]'")
+    out = []
+    for item in value:
+        rc = numbers({key: item}, key, where) if isinstance(item, list) else None
+        if rc is None or len(rc) != 2 or any(v != int(v) for v in rc):
+            raise StinError(f"{where}: '{key}' entry {item!r} is not [rows, cols]", "use integer pairs like [3, 3]")
+        out.append((int(rc[0]), int(rc[1])))
+    return out
+
+
 def sweep_schemes(sw: dict[str, Any], where: str) -> list[str]:
-    schemes = [str(x) for x in sw["schemes"]]
+    schemes = sw.get("schemes")
+    if not isinstance(schemes, list) or not schemes:
+        raise StinError(f"{where}: 'schemes' must be a list", f"write 'schemes: [{', '.join(SCHEMES)}]'")
+    schemes = [str(x) for x in schemes]
     unknown = [x for x in schemes if x not in SCHEMES]
     if unknown:
         raise StinError(f"{where}.schemes has unknown {unknown}", f"use some of {', '.join(SCHEMES)}")
@@ -178,25 +195,35 @@ def city_setting(c: dict[str, Any]) -> CitySetting:
         es_gain_dbi=number(c, "es_gain_dbi", w, positive=False), es_sidelobe_dbi=number(c, "es_sidelobe_dbi", w,
                                                                                          positive=False),
         es_height_m=number(c, "es_height_m", w, positive=False, minimum=0),
-        target_range_m=number(c, "target_range_m", w), target_offsets_deg=tuple(float(v) for v in c["target_offsets_deg"]),
+        target_range_m=number(c, "target_range_m", w), target_offsets_deg=tuple(numbers(c, "target_offsets_deg", w, positive=False)),
         sensing_eirp_dbw=number(c, "sensing_eirp_dbw", w, positive=False))
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
-    for f in (paths.channels_nc, paths.radiomaps_nc):
-        if not f.is_file():
-            raise StinError(f"{f} not found", "run the earlier stages first ('dvc repro')")
     bf = section(params, "beamforming")
     w = "params.yaml beamforming"
     warnings.filterwarnings("ignore", message="Solution may be inaccurate")
     warnings.filterwarnings("ignore", category=UserWarning, module="cvxpy")
+    # every parameter is checked before any file is read
     opts, bench_opts = solver_options(bf, "solver"), solver_options(bf, "benchmark_solver")
     robust_opts = solver_options(bf, "robust_solver")
     seed = int(number(bf, "seed", w, positive=False, minimum=0))
     paper_p = section(bf, "paper", w)
     setting = dataclasses.replace(PaperSetting(), sensing_eirp_dbw=number(paper_p, "sensing_eirp_dbw", f"{w}.paper",
                                                                           positive=False))
-    csi_errors = [float(v) for v in paper_p["csi_errors"]]
+    csi_errors = numbers(paper_p, "csi_errors", f"{w}.paper", positive=False, minimum=0)
+    city_p = section(bf, "city", w)
+    cs = city_setting(city_p)
+    city_csi = numbers(city_p, "csi_errors", f"{w}.city", positive=False, minimum=0)
+    sw = section(city_p, "sweeps", f"{w}.city")
+    sw_schemes = sweep_schemes(sw, f"{w}.city.sweeps")
+    sat_offsets = numbers(sw, "p_sat_offsets_db", f"{w}.city.sweeps", positive=False)
+    bs_offsets = numbers(sw, "p_bs_offsets_db", f"{w}.city.sweeps", positive=False)
+    layouts = antenna_layouts(sw, f"{w}.city.sweeps")
+    workers = workers_from(bf)
+    for f in (paths.channels_nc, paths.radiomaps_nc):
+        if not f.is_file():
+            raise StinError(f"{f} not found", "run the earlier stages first ('dvc repro')")
 
     # ---- the ray-traced city: sector, users, admission (PA1 phase 1 on growing user sets)
     ch = load_channels(paths.channels_nc).load()
@@ -204,24 +231,18 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     link = LinkParams.from_params(section(params, "link"), section(params, "ue"))
     bs = BsConfig.from_params(section(params, "bs"))
     frame = LocalFrame(rm.attrs["frame_lat0_deg"], rm.attrs["frame_lon0_deg"])
-    city_p = section(bf, "city", w)
-    cs = city_setting(city_p)
     target = beam_target_xyz(link.sat_beam_target, rm, frame)
     city_full = city_problem(ch, rm, link, bs, target, cs)
     city, admitted, rejected = admit_users(city_full, is_feasible)
-    city_csi = [float(v) for v in city_p["csi_errors"]]
-    sw = section(city_p, "sweeps", f"{w}.city")
-    sw_schemes = sweep_schemes(sw, f"{w}.city.sweeps")
     quick = SolverOptions.quick()
     sweep_problems: dict[str, list] = {}  # parameter -> [(value, problem, is the base point)]
     p_sat_dbw, p_bs_dbw = 10 * math.log10(city.p_sat_w), 10 * math.log10(city.p_bs_w)
     sweep_problems["p_sat_dbw"] = [(round(p_sat_dbw + o, 2), city.with_powers(p_sat_dbw=p_sat_dbw + o), o == 0)
-                                   for o in sw["p_sat_offsets_db"]]
+                                   for o in sat_offsets]
     sweep_problems["p_bs_dbw"] = [(round(p_bs_dbw + o, 2), city.with_powers(p_bs_dbw=p_bs_dbw + o), o == 0)
-                                  for o in sw["p_bs_offsets_db"]]
+                                  for o in bs_offsets]
     sweep_problems["bs_antennas"] = []
-    for layout in sw["bs_antennas"]:  # [rows, cols] of the virtual panel
-        rows, cols = (int(v) for v in layout)
+    for rows, cols in layouts:  # of the virtual panel
         full = city_problem(ch, rm, link, bs, target, dataclasses.replace(cs, bs_rows=rows, bs_cols=cols),
                             sector=city.meta["sector"])
         sweep_problems["bs_antennas"].append(((rows, cols), subset_users(full, admitted),
@@ -242,7 +263,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     t0 = time.perf_counter()
     tasks = scheme_tasks("paper", ("paper", seed, setting), opts, robust_opts, bench_opts, csi_errors) + \
         scheme_tasks("city", city, opts, robust_opts, bench_opts, city_csi) + list(sweep_tasks.values())
-    res = run_tasks(tasks, workers_from(bf))
+    res = run_tasks(tasks, workers)
     city_sweeps = {par: sweep_result(res, sweep_keys[par], par, [v for v, _, _ in items], sw_schemes)
                    for par, items in sweep_problems.items()}
     solve_s = time.perf_counter() - t0

@@ -14,13 +14,13 @@ import sys
 import time
 from typing import Any
 
-from pipeline.config import number, section
+from pipeline.config import number, numbers, section
 from pipeline.io.atomic import atomic_dir, write_json
 from pipeline.io.paths import CityPaths
 from pipeline.solvers.beamforming import SWEEPS, PaperSetting, SolverOptions, setting_for, plot_sweep
 from pipeline.stages._common import run_stage
 from pipeline.stages.beamforming import (
-    SWEEP_LABELS, run_tasks, sweep_json, sweep_result, sweep_schemes, workers_from)
+    SWEEP_LABELS, antenna_layouts, run_tasks, sweep_json, sweep_result, sweep_schemes, workers_from)
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
@@ -32,24 +32,33 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     paper_p = section(bf, "paper", w)
     setting = dataclasses.replace(PaperSetting(), sensing_eirp_dbw=number(paper_p, "sensing_eirp_dbw", f"{w}.paper",
                                                                           positive=False))
-    csi_errors = [float(v) for v in paper_p["csi_errors"]]
+    csi_errors = numbers(paper_p, "csi_errors", f"{w}.paper", positive=False, minimum=0)
+    values: dict[str, list] = {}  # the sweeps present in params, validated
+    for par in SWEEPS:
+        if par not in sw:
+            continue
+        if par == "bs_antennas":
+            values[par] = antenna_layouts(sw, f"{w}.sweeps")
+        elif par == "n_users":
+            values[par] = [int(v) for v in numbers(sw, par, f"{w}.sweeps", minimum=1)]
+        else:
+            values[par] = numbers(sw, par, f"{w}.sweeps", positive=False)
+    workers = workers_from(bf)
     quick = SolverOptions.quick()
     keys: dict[str, dict] = {}
     tasks: dict[str, tuple] = {}
-    for par in SWEEPS:
+    for par, vals in values.items():
         keys[par] = {}
-        for val in sw.get(par) or []:
-            val = tuple(val) if isinstance(val, list) else val  # [rows, cols] antenna layouts
+        for val in vals:
             s = setting_for(setting, par, val)
             for sch in schemes:
                 key = f"{s!r}/{sch}"  # the same setting in two sweeps is solved once
                 keys[par][(val, sch)] = key
                 tasks.setdefault(key, (key, ("paper", seed, s), sch, quick, csi_errors))
     t0 = time.perf_counter()
-    res = run_tasks(list(tasks.values()), workers_from(bf))
+    res = run_tasks(list(tasks.values()), workers)
     seconds = time.perf_counter() - t0
-    results = {par: sweep_result(res, keys[par], par, [tuple(v) if isinstance(v, list) else v for v in sw[par]],
-                                 schemes) for par in SWEEPS if sw.get(par)}
+    results = {par: sweep_result(res, keys[par], par, vals, schemes) for par, vals in values.items()}
     with atomic_dir(paths.figures_dir / "beamforming_sweeps") as fig_dir:
         for par, r in results.items():
             plot_sweep(r, fig_dir / f"fig{5 + SWEEPS.index(par)}_sum_rate_vs_{par}.png", xlabel=SWEEP_LABELS[par])
