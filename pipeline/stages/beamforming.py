@@ -155,7 +155,9 @@ def sweep_result(res: dict, keys: dict, parameter: str, values: list, schemes: l
 
 
 def sweep_json(r: SweepResult) -> dict[str, Any]:
-    nan_none = lambda xs: [None if x is None or (isinstance(x, float) and math.isnan(x)) else x for x in xs]  # noqa: E731
+    def nan_none(xs: list) -> list:
+        return [None if x is None or (isinstance(x, float) and math.isnan(x)) else x for x in xs]
+
     return {"values": r.values, "sum_rate_bps_hz": {k: nan_none(v) for k, v in r.sum_rate.items()},
             "backhaul_bps_hz": {k: nan_none(v) for k, v in r.backhaul.items()}, "status": r.status}
 
@@ -195,7 +197,8 @@ def city_setting(c: dict[str, Any]) -> CitySetting:
         es_gain_dbi=number(c, "es_gain_dbi", w, positive=False), es_sidelobe_dbi=number(c, "es_sidelobe_dbi", w,
                                                                                          positive=False),
         es_height_m=number(c, "es_height_m", w, positive=False, minimum=0),
-        target_range_m=number(c, "target_range_m", w), target_offsets_deg=tuple(numbers(c, "target_offsets_deg", w, positive=False)),
+        target_range_m=number(c, "target_range_m", w),
+        target_offsets_deg=tuple(numbers(c, "target_offsets_deg", w, positive=False)),
         sensing_eirp_dbw=number(c, "sensing_eirp_dbw", w, positive=False))
 
 
