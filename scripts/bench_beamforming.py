@@ -51,7 +51,7 @@ def main() -> None:
     print(f"{'scheme':<16} {'sum rate':>9} {'R_s':>9} {'iter':>5} {'s/iter':>8} {'total s':>8}  stop | rank one | constraints")
     runs: list = [("pa1", solve_pa1, p)]
     for eps in (float(e) for e in args.csi_error.split(",") if e):
-        runs.append((f"pa2 eps={eps:g}", solve_pa2, p.replace(err_g_es=eps, err_g_ue=eps, err_h_es=eps, err_h_ue=eps)))
+        runs.append((f"pa2 eps={eps:g}", solve_pa2, p.with_csi_error(eps)))
     runs += [("das", solve_das, p), ("tdma", solve_tdma, p), ("ibs", solve_ibs, p)]
     results = {}
     for name, solver, prob in runs:

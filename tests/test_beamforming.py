@@ -135,7 +135,7 @@ def test_joint_design_beats_benchmarks(paper, pa1):
 
 def test_robust_design_below_perfect_csi(paper, pa1):
     eps = 0.005
-    pr = paper.replace(err_g_es=eps, err_g_ue=eps, err_h_es=eps, err_h_ue=eps)
+    pr = paper.with_csi_error(eps)
     d = solve_pa2(pr, Q)
     assert d.report.feasible, d.report.violations  # worst case (exact per term) meets the design
     assert 0.8 * pa1.sum_rate <= d.sum_rate <= pa1.sum_rate + 1e-3
@@ -152,7 +152,7 @@ def test_robust_design_below_perfect_csi(paper, pa1):
 
 
 def test_robust_with_zero_radius_is_pa1(paper, pa1):
-    d = solve_pa2(paper.replace(err_g_es=0.0, err_g_ue=0.0, err_h_es=0.0, err_h_ue=0.0), Q)
+    d = solve_pa2(paper.with_csi_error(0.0), Q)
     assert d.sum_rate == pytest.approx(pa1.sum_rate, rel=1e-3)
 
 

@@ -133,6 +133,27 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
+def cluster_frame(sat_xyz: np.ndarray, aim_xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(b0, e1, e2): unit direction satellite -> aim point, the in-plane direction of the x (east)
+    cut perpendicular to it, and b0 x e1."""
+    b0 = _unit(aim_xyz - sat_xyz)
+    ex = np.array([1.0, 0.0, 0.0])
+    e1 = _unit(ex - (ex @ b0) * b0)
+    return b0, e1, np.cross(b0, e1)
+
+
+def hex_beam_boresights(sat_xyz: np.ndarray, aim_xyz: np.ndarray, spacing_rad: float,
+                        n_beams: int = N_BEAMS) -> np.ndarray:
+    """Unit boresights (n_beams, 3) of a hexagonal cluster: beam 0 at ``aim_xyz``, beams 1..6
+    ``spacing_rad`` off it, every 60 deg starting on the x cut."""
+    if not 1 <= n_beams <= 7:
+        raise StinError(f"n_beams = {n_beams} is outside the 7-beam cluster", "use 1..7 beams")
+    b0, e1, e2 = cluster_frame(sat_xyz, aim_xyz)
+    out = [b0] + [math.cos(spacing_rad) * b0 + math.sin(spacing_rad) * (math.cos(f) * e1 + math.sin(f) * e2)
+                  for f in np.arange(6) * math.pi / 3]
+    return np.vstack(out)[:n_beams]
+
+
 @dataclass(frozen=True)
 class PaperSetting:
     """Section 5 parameters; every default names its source at the module constants."""
@@ -219,6 +240,10 @@ class BeamformingProblem:
     def replace(self, **changes: Any) -> BeamformingProblem:
         return dataclasses.replace(self, **changes)
 
+    def with_csi_error(self, eps: float) -> BeamformingProblem:
+        """The same problem with all four CSI error radii of (44)-(47) set to ``eps`` (relative)."""
+        return self.replace(err_g_es=eps, err_g_ue=eps, err_h_es=eps, err_h_ue=eps)
+
     def with_powers(self, *, p_sat_dbw: float | None = None, p_bs_dbw: float | None = None) -> BeamformingProblem:
         ch = {}
         if p_sat_dbw is not None:
@@ -280,14 +305,8 @@ def paper_problem(seed: int = 0, setting: PaperSetting = PaperSetting()) -> Beam
     sat = np.array([-s.sub_satellite_offset_m, 0.0, s.altitude_m])
     es = np.array([*ES_XY_M, 0.0])
     bs = np.array([*BS_XY_M, 0.0])
-    b0 = _unit(es - sat)
-    ex = np.array([1.0, 0.0, 0.0])
-    e1 = _unit(ex - (ex @ b0) * b0)  # in-plane direction of the x cut
-    e2 = np.cross(b0, e1)
-    abs_rad = math.radians(s.beam_spacing_deg)
-    phis = np.arange(6) * math.pi / 3
-    bore = np.vstack([b0] + [math.cos(abs_rad) * b0 + math.sin(abs_rad) * (math.cos(f) * e1 + math.sin(f) * e2)
-                             for f in phis])[:N_BEAMS]
+    b0, e1, _ = cluster_frame(sat, es)  # e1: in-plane direction of the x cut
+    bore = hex_beam_boresights(sat, es, math.radians(s.beam_spacing_deg))
 
     def feed_amp(dirs: np.ndarray) -> np.ndarray:  # (..., 3) unit directions -> (..., Ns) sqrt(b_n)
         ang = np.degrees(np.arccos(np.clip(dirs @ bore.T, -1, 1)))

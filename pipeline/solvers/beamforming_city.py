@@ -44,12 +44,14 @@ import numpy as np
 import xarray as xr
 
 from pipeline.errors import StinError
+from pipeline.io.channels import link_gains
 from pipeline.radio.antennas import bessel_3db_beamwidth_deg, bessel_gain_db, f1336_sectoral_gain_db
 from pipeline.radio.cinr import LinkParams, satellite_budget_db
 from pipeline.radio.link import free_space_path_gain
 from pipeline.radio.tracing import BsConfig
 from pipeline.solvers.beamforming import (
-    ES_GAIN_DBI, ES_SIDELOBE_DBI, N_BEAMS, SINR_MIN_DB, BeamformingProblem, problem_from_channels)
+    ES_GAIN_DBI, ES_SIDELOBE_DBI, N_BEAMS, SINR_MIN_DB, BeamformingProblem, hex_beam_boresights,
+    problem_from_channels)
 
 
 @dataclass(frozen=True)
@@ -89,20 +91,6 @@ def panel_steering(direction_enu: np.ndarray, bearing_deg: float, rows: int, col
     return np.exp(1j * np.pi * (r * k[..., 2:3] + c * (k @ u_h)[..., None]))
 
 
-def hex_beam_boresights(sat_xyz: np.ndarray, aim_xyz: np.ndarray, spacing_rad: float, n_beams: int) -> np.ndarray:
-    """Unit boresights of a hexagonal cluster: beam 0 at ``aim_xyz``, beams 1..6 ``spacing_rad`` off it."""
-    b0 = (aim_xyz - sat_xyz) / np.linalg.norm(aim_xyz - sat_xyz)
-    east = np.array([1.0, 0.0, 0.0])
-    e1 = east - (east @ b0) * b0
-    e1 /= np.linalg.norm(e1)
-    e2 = np.cross(b0, e1)
-    out = [b0] + [math.cos(spacing_rad) * b0 + math.sin(spacing_rad) * (math.cos(f) * e1 + math.sin(f) * e2)
-                  for f in np.arange(6) * math.pi / 3]
-    if not 1 <= n_beams <= 7:
-        raise StinError(f"n_beams = {n_beams} is outside the 7-beam cluster", "use 1..7 beams")
-    return np.array(out[:n_beams])
-
-
 def _off_axis(points: np.ndarray, sat_xyz: np.ndarray, bores: np.ndarray) -> np.ndarray:
     """Off-axis angles [rad] (..., n_beams) of ground points seen from the satellite."""
     d = points - sat_xyz
@@ -134,10 +122,9 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
         raise StinError(f"slot {t} has no serving satellite", "pick another time_index")
     p_bs, p_sat = float(channels.attrs["bs_tx_power_w"]), float(channels.attrs["sat_tx_power_w"])
     noise = float(channels.attrs["noise_power_w"])
-    gains = 10 ** (channels["gain_db"].isel(time=t).values / 10)  # (ue, tx)
-    gains = np.where(channels["gain_db"].isel(time=t).values <= channels.attrs.get("gain_floor_db", -250.0), 0, gains)
-    sat_interf = p_sat * gains[:, sat_idx].sum(1)
-    sinr_alone = p_bs * gains[:, bs_idx] / (sat_interf[:, None] + noise)  # (ue, sector)
+    gains = link_gains(channels, t)  # {'bs': (ue, sector), 'sat': (ue, rank)}, linear, floor -> 0
+    sat_interf = p_sat * gains["sat"].sum(1)
+    sinr_alone = p_bs * gains["bs"] / (sat_interf[:, None] + noise)  # (ue, sector)
     need = 10 ** ((s.sinr_min_db + s.user_margin_db) / 10)
     ok = sinr_alone >= need
     names = channels["tx"].values[bs_idx]

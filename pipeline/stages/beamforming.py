@@ -31,7 +31,7 @@ from pipeline.io.paths import CityPaths
 from pipeline.radio.cinr import LinkParams
 from pipeline.radio.tracing import BsConfig
 from pipeline.solvers.beamforming import (
-    SCHEMES, SWEEPS, BeamformingInfeasible, BeamformingProblem, Design, PaperSetting, SolverOptions, SweepResult,
+    SCHEMES, SWEEPS, BeamformingInfeasible, Design, PaperSetting, SolverOptions, SweepResult,
     beampattern_data, is_feasible, paper_problem, plot_beampattern, plot_convergence, plot_sweep)
 from pipeline.solvers.beamforming_city import CitySetting, admit_users, city_problem, subset_users
 from pipeline.stages._common import run_stage
@@ -47,10 +47,6 @@ def solver_options(bf: dict[str, Any], key: str) -> SolverOptions:
     o = section(bf, key, "params.yaml beamforming")
     return dataclasses.replace(SolverOptions(), max_iterations=int(number(o, "max_iterations", w)),
                                tolerance=number(o, "tolerance", w))
-
-
-def with_csi_error(p: BeamformingProblem, eps: float) -> BeamformingProblem:
-    return p.replace(err_g_es=eps, err_g_ue=eps, err_h_es=eps, err_h_ue=eps)
 
 
 def design_summary(d: Design, waived: list[str]) -> dict[str, Any]:
@@ -96,7 +92,7 @@ def _scheme_task(task: tuple) -> tuple[str, dict[str, Any], Design | None]:
     attempts = []
     for eps in csi_errors:
         try:
-            d = SCHEMES["pa2"](with_csi_error(p, eps), opts)
+            d = SCHEMES["pa2"](p.with_csi_error(eps), opts)
         except BeamformingInfeasible as exc:
             attempts.append({"csi_error": eps, "infeasible": str(exc), "binding": exc.families})
             continue
@@ -187,6 +183,15 @@ def sweep_schemes(sw: dict[str, Any], where: str) -> list[str]:
     return schemes
 
 
+def paper_setting(bf: dict[str, Any]) -> tuple[PaperSetting, list[float]]:
+    """Section 5 setting with params.yaml beamforming.paper's sensing EIRP, and PA2's CSI radii."""
+    w = "params.yaml beamforming.paper"
+    paper_p = section(bf, "paper", "params.yaml beamforming")
+    setting = dataclasses.replace(PaperSetting(), sensing_eirp_dbw=number(paper_p, "sensing_eirp_dbw", w,
+                                                                          positive=False))
+    return setting, numbers(paper_p, "csi_errors", w, positive=False, minimum=0)
+
+
 def city_setting(c: dict[str, Any]) -> CitySetting:
     w = "params.yaml beamforming.city"
     return CitySetting(
@@ -211,10 +216,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     opts, bench_opts = solver_options(bf, "solver"), solver_options(bf, "benchmark_solver")
     robust_opts = solver_options(bf, "robust_solver")
     seed = int(number(bf, "seed", w, positive=False, minimum=0))
-    paper_p = section(bf, "paper", w)
-    setting = dataclasses.replace(PaperSetting(), sensing_eirp_dbw=number(paper_p, "sensing_eirp_dbw", f"{w}.paper",
-                                                                          positive=False))
-    csi_errors = numbers(paper_p, "csi_errors", f"{w}.paper", positive=False, minimum=0)
+    setting, csi_errors = paper_setting(bf)
     city_p = section(bf, "city", w)
     cs = city_setting(city_p)
     city_csi = numbers(city_p, "csi_errors", f"{w}.city", positive=False, minimum=0)

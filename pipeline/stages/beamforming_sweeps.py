@@ -9,7 +9,6 @@ sweeps (the Section 5 base point) are solved once. Writes
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from typing import Any
@@ -17,10 +16,10 @@ from typing import Any
 from pipeline.config import number, numbers, section
 from pipeline.io.atomic import atomic_dir, write_json
 from pipeline.io.paths import CityPaths
-from pipeline.solvers.beamforming import SWEEPS, PaperSetting, SolverOptions, setting_for, plot_sweep
+from pipeline.solvers.beamforming import SWEEPS, SolverOptions, plot_sweep, setting_for
 from pipeline.stages._common import run_stage
 from pipeline.stages.beamforming import (
-    SWEEP_LABELS, antenna_layouts, run_tasks, sweep_json, sweep_result, sweep_schemes, workers_from)
+    SWEEP_LABELS, antenna_layouts, paper_setting, run_tasks, sweep_json, sweep_result, sweep_schemes, workers_from)
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
@@ -29,10 +28,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     sw = section(bf, "sweeps", w)
     schemes = sweep_schemes(sw, f"{w}.sweeps")
     seed = int(number(bf, "seed", w, positive=False, minimum=0))
-    paper_p = section(bf, "paper", w)
-    setting = dataclasses.replace(PaperSetting(), sensing_eirp_dbw=number(paper_p, "sensing_eirp_dbw", f"{w}.paper",
-                                                                          positive=False))
-    csi_errors = numbers(paper_p, "csi_errors", f"{w}.paper", positive=False, minimum=0)
+    setting, csi_errors = paper_setting(bf)
     values: dict[str, list] = {}  # the sweeps present in params, validated
     for par in SWEEPS:
         if par not in sw:
