@@ -18,8 +18,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Ray-traced urban channels for satellite-terrestrial networks.")
 
 # every DVC stage of dvc.yaml, in pipeline order (each is pipeline/stages/<name>.py)
-STAGES = ("buildings", "scene", "orbits", "radiomaps", "heatmaps", "fidelity", "routes", "raypaths", "channels",
-          "link_selection", "coverage", "beamforming", "beamforming_sweeps")
+STAGES = ("buildings", "scene", "orbits", "radiomaps", "heatmaps", "routes", "raypaths", "fidelity", "fidelity_report",
+          "channels", "link_selection", "coverage", "beamforming", "beamforming_sweeps")
 
 # Height defaults written into new map files (OSM wiki "Simple 3D Buildings": ~3 m per
 # level; the rest are project defaults, unverified; edit them per city).

@@ -11,7 +11,7 @@ from scipy.special import j1
 
 from pipeline.radio.antennas import (
     bessel_3db_beamwidth_deg, bessel_gain_db, f1336_sectoral_gain_db, f1336_theta_3db_deg, pattern_gain_db,
-    tr38901_element_gain_db, ue_array_gain_db, ue_element_gain_db, ura_array_gain_db)
+    tr38901_element_gain_db, ura_array_gain_db)
 
 DEG = math.pi / 180
 
@@ -60,24 +60,17 @@ def test_array_gain_peak_and_null():
     assert null < -100
 
 
-def test_ue_rooftop_array_faces_the_zenith():
-    el = dict(g_max_dbi=6.0, theta_3db_deg=65.0, phi_3db_deg=65.0)
-    up, horizon = np.array([0, 0, 1.0]), np.array([1.0, 0, 0])
-    assert ue_element_gain_db(up, **el) == pytest.approx(6.0)
-    assert ue_element_gain_db(horizon, **el) == pytest.approx(6.0 - 12 * (90 / 65) ** 2)
-    assert ue_array_gain_db(up, rows=4, cols=4, steered=True, **el) == pytest.approx(6.0 + 10 * math.log10(16))
-    # it sees a 60-degree satellite much better than a 5-degree base station
-    sat = np.array([0, math.cos(60 * DEG), math.sin(60 * DEG)])
-    bs = np.array([math.cos(5 * DEG), 0, math.sin(5 * DEG)])
-    assert ue_element_gain_db(sat, **el) - ue_element_gain_db(bs, **el) > 10
-
-
 @pytest.mark.parametrize("name, kwargs, reference", [
     ("stin_element", {}, lambda t, p: tr38901_element_gain_db(t, p)),
     ("stin_element", {"g_max_dbi": 6.0, "theta_3db_deg": 80.0, "phi_3db_deg": 70.0},
      lambda t, p: tr38901_element_gain_db(t, p, g_max_dbi=6.0, theta_3db_deg=80.0, phi_3db_deg=70.0)),
     ("stin_f1336", {"g0_dbi": 16.0, "phi_3db_deg": 65.0},
      lambda t, p: f1336_sectoral_gain_db(np.degrees(p), 90 - np.degrees(t), g0_dbi=16.0, phi_3db_deg=65.0)),
+    ("stin_f1336", {"g0_dbi": 16.0, "phi_3db_deg": 65.0, "sidelobes": "average", "electrical_tilt_deg": 3.0},
+     lambda t, p: f1336_sectoral_gain_db(np.degrees(p), 90 - np.degrees(t), g0_dbi=16.0, phi_3db_deg=65.0,
+                                         sidelobes="average", electrical_tilt_deg=3.0)),
+    ("stin_patch", {"g_max_dbi": 6.0, "theta_3db_deg": 65.0},
+     lambda t, p: 6.0 - np.minimum(12 * (np.degrees(np.arccos(np.sin(t) * np.cos(p))) / 65.0) ** 2, 30.0)),
     ("stin_bessel", {"aperture_diameter_m": 2.0, "freq_hz": 3.5e9, "g_max_dbi": 30.0},
      lambda t, p: bessel_gain_db(np.arccos(np.sin(t) * np.cos(p)), aperture_diameter_m=2.0, freq_hz=3.5e9, g_max_dbi=30.0)),
 ])
@@ -145,6 +138,24 @@ def test_sector_antenna_orientation_in_sionna_matches_closed_form():
     # the beam points north-east and down: the strongest cell lies in that quadrant
     iy, ix = np.unravel_index(np.argmax(gain[0] * (dist > 50)), grid.shape)
     assert grid.x_m[ix] > 0 and grid.y_m[iy] > 0
+
+
+def test_f1336_average_side_lobes():
+    """Recommends 3.1.2: G180 = -15 + 10 log10(1 + 8 k_a) - 15 log10(180 / theta_3), 3 dB below 3.1.1's."""
+    from pipeline.radio.antennas import f1336_theta_3db_deg
+
+    kw = dict(g0_dbi=16.0, phi_3db_deg=65.0)
+    th3 = f1336_theta_3db_deg(16.0, 65.0)
+    g180_avg = -15 + 10 * math.log10(1 + 8 * 0.7) - 15 * math.log10(180 / th3)
+    back_avg = f1336_sectoral_gain_db(180.0, 0.0, sidelobes="average", **kw)
+    back_peak = f1336_sectoral_gain_db(180.0, 0.0, **kw)
+    assert back_avg == pytest.approx(16.0 + g180_avg, abs=1e-9)
+    assert back_peak - back_avg == pytest.approx(3.0, abs=1e-9)
+    # the main beam is the same; the far elevation side lobes drop by 3 dB as well (-lambda_kv - 3 - C log10 x)
+    assert f1336_sectoral_gain_db(0.0, 0.0, sidelobes="average", **kw) == pytest.approx(16.0)
+    x_far = 60.0  # deg above the horizon: 4 <= x_v < 90 / theta_3
+    assert (f1336_sectoral_gain_db(0.0, x_far, **kw) - f1336_sectoral_gain_db(0.0, x_far, sidelobes="average", **kw)
+            == pytest.approx(3.0, abs=1e-9))
 
 
 def test_f1336_electrical_tilt_moves_the_beam_down():

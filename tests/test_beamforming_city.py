@@ -15,14 +15,15 @@ from pipeline.radio.antennas import bessel_3db_beamwidth_deg, bessel_gain_db
 from pipeline.radio.cinr import LinkParams, satellite_budget_db
 from pipeline.radio.link import free_space_path_gain
 from pipeline.radio.tracing import BsConfig
+from pipeline.radio.receiver import ReceiverModel
 from pipeline.solvers.beamforming import SolverOptions, evaluate, is_feasible, solve_pa1
 from pipeline.solvers.beamforming_city import (
     CitySetting, admit_users, city_problem, panel_steering, subset_users)
 
 FREQ = 3.5e9
 LINK = LinkParams(bs_tx_power_w=40.0, sat_tx_power_w=50.0, sat_max_gain_dbi=30.0, sat_aperture_m=2.0,
-                  sat_beam_target="center", bandwidth_hz=20e6, noise_w=4e-13, ue_rows=1, ue_cols=1,
-                  ue_element={"g_max_dbi": 0.0, "theta_3db_deg": 65.0, "phi_3db_deg": 65.0},
+                  sat_beam_target="center", bandwidth_hz=20e6, noise_w=4e-13,
+                  receiver=ReceiverModel(rows=1, cols=1, element_gain_dbi=0.0),
                   scintillation=True, atmospheric=True, gain_floor=1e-25)
 BS = BsConfig.from_params({"sector_bearings_deg": [0.0, 120.0, 240.0], "mechanical_downtilt_deg": 6.0,
                            "pattern": "f1336", "f1336_max_gain_dbi": 16.0, "f1336_phi_3db_deg": 65.0})
@@ -120,8 +121,11 @@ def test_city_problem_channels_against_closed_forms(city):
     budget = float(satellite_budget_db(0.0, 50.0, LINK, FREQ))
     want = free_space_path_gain(d, FREQ) * 10 ** ((budget + 37.7) / 10)
     assert abs(p.g_es[0]) ** 2 == pytest.approx(want, rel=1e-6)
-    # BS -> ES: the radio-map cell's gain times the ES side lobe, split over the array
-    assert (np.abs(p.h_es) ** 2).sum() == pytest.approx(1e-9 * 10 ** (-10 / 10), rel=1e-9)
+    # BS -> ES: the radio-map cell's gain without the car's receive pattern (toward the BS), times the ES
+    # side lobe, split over the array
+    to_es = (es - SITE) / np.linalg.norm(es - SITE)
+    car_rx = float(LINK.receiver.ray_gain(-to_es))
+    assert (np.abs(p.h_es) ** 2).sum() == pytest.approx(1e-9 / car_rx * 10 ** (-10 / 10), rel=1e-9)
     # powers and noise come from channels.nc
     assert p.p_bs_w == 40.0 and p.p_sat_w == 50.0 and np.all(p.noise_ue_w == 4e-13)
 

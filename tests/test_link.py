@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pipeline.radio.antennas import ue_array_gain_db
-from pipeline.radio.cinr import LinkParams, compute_cinr
+from pipeline.radio.cinr import LinkParams, aperture_gain_dbi, compute_cinr
 from pipeline.radio.link import (
     atmospheric_loss_db, free_space_path_gain, lin_to_db, noise_power_w, scintillation_loss_db)
 
-LINK = {"bs_tx_power_dbm": 46.0, "sat_eirp_density_dbw_mhz": 34.0, "sat_max_gain_dbi": 30.0, "sat_aperture_m": 2.0,
+LINK = {"bs_tx_power_dbm": 46.0, "sat_eirp_density_dbw_mhz": 34.0, "sat_aperture_m": 2.0,
         "sat_beam_target": "center", "bandwidth_hz": 20e6, "noise_figure_db": 7.0, "antenna_temperature_k": 290.0,
         "include_scintillation": True, "include_atmospheric": True, "path_gain_floor_db": -250.0}
 UE = {"array_rows": 4, "array_cols": 4, "element_gain_dbi": 6.0, "element_3db_deg": 65.0}
@@ -65,23 +64,37 @@ def _toy_radiomaps(g_bs: float, g_sat: float, with_sat: bool = True) -> xr.Datas
     )
 
 
-def test_cinr_closed_form_on_one_cell():
+def test_satellite_peak_gain_follows_its_aperture():
+    # (pi D / lambda)^2: 2 m at 3.5 GHz is 37.3 dBi, 2 m at 2 GHz 32.4 dBi (TR 38.821 quotes 30 dBi there with
+    # an aperture efficiency below 1)
+    assert aperture_gain_dbi(2.0, 3.5e9) == pytest.approx(37.30, abs=0.01)
+    assert aperture_gain_dbi(2.0, 2.0e9) == pytest.approx(32.44, abs=0.01)
+    assert LinkParams.from_params(LINK, UE, 3.5e9).sat_max_gain_dbi == pytest.approx(37.30, abs=0.01)
+
+
+@pytest.mark.parametrize("receiver, wanted_db", [("fixed_array", 0.0), ("steered_array", 10 * math.log10(16))])
+def test_cinr_closed_form_on_one_cell(receiver, wanted_db):
+    """The maps store gains with the receive pattern of every ray; CINR adds powers, the satellite
+    aperture and NTN losses, and the wanted-link array gain of the steered model only."""
     g_bs, g_sat = 1e-10, 1e-16
-    link = LinkParams.from_params(LINK, UE)
+    link = LinkParams.from_params({**LINK, "load": {"bs_users": 2, "sat_users": 4}}, {**UE, "receiver": receiver},
+                                  3.5e9)
     heat = compute_cinr(_toy_radiomaps(g_bs, g_sat), link, np.array([0.0, 0.0, 0.0]))
-    ue = dict(rows=4, cols=4, g_max_dbi=6.0, theta_3db_deg=65.0, phi_3db_deg=65.0)
-    to_bs = np.array([-100.0, 0.0, 30.0]) / math.hypot(100.0, 30.0)
-    up = np.array([0.0, 0.0, 1.0])
-    p_b = 10 ** ((46 - 30) / 10)
-    p_s = 10 ** ((34 + 10 * math.log10(20) - 30) / 10)
-    ntn = 30.0 - scintillation_loss_db(3.5e9) - atmospheric_loss_db(3.5e9, 90.0)  # boresight: G_max
+    p_b = 10 ** ((46 - 30) / 10) / 2  # per-user power over the stated load
+    g_max = aperture_gain_dbi(2.0, 3.5e9)
+    p_s = 10 ** ((34 + 10 * math.log10(20) - g_max) / 10) / 4
+    ntn = g_max - scintillation_loss_db(3.5e9) - atmospheric_loss_db(3.5e9, 90.0)  # boresight: G_max
     n = noise_power_w(20e6, 7.0, 290.0)
-    s_b = p_b * g_bs * 10 ** (ue_array_gain_db(to_bs, steered=True, **ue) / 10)
-    i_b = p_s * g_sat * 10 ** (ntn / 10) * 10 ** (ue_array_gain_db(up, steered=False, **ue) / 10)
-    s_s = p_s * g_sat * 10 ** (ntn / 10) * 10 ** (ue_array_gain_db(up, steered=True, **ue) / 10)
-    i_s = p_b * g_bs * 10 ** (ue_array_gain_db(to_bs, steered=False, **ue) / 10)
+    w = 10 ** (wanted_db / 10)
+    s_b, i_b = w * p_b * g_bs, p_s * g_sat * 10 ** (ntn / 10)
+    s_s, i_s = w * p_s * g_sat * 10 ** (ntn / 10), p_b * g_bs
     assert float(heat.cinr_bs_db[0, 0, 0]) == pytest.approx(10 * math.log10(s_b / (i_b + n)), abs=1e-3)
     assert float(heat.cinr_leo_db[0, 0, 0]) == pytest.approx(10 * math.log10(s_s / (i_s + n)), abs=1e-3)
+
+
+def test_quoted_booleans_are_refused():
+    with pytest.raises(Exception, match="include_scintillation"):
+        LinkParams.from_params({**LINK, "include_scintillation": "false"}, UE)
 
 
 def test_slot_without_satellite_is_finite_not_nan():

@@ -30,9 +30,9 @@ def test_walker_geometry():
     assert np.degrees(u0[10] - u0[0]) == pytest.approx(3.0)  # F * 360 / T phase offset
     pos, vel = SHELL.eci_states(np.array([0.0, 600.0]))
     r = np.linalg.norm(pos, axis=-1)
-    assert r == pytest.approx(6_378_137.0 + 600e3)
+    assert r == pytest.approx(6_371_000.0 + 600e3)  # TR 38.811 mean Earth radius + altitude
     v = np.linalg.norm(vel, axis=-1)
-    assert v == pytest.approx(math.sqrt(3.986004418e14 / (6_378_137.0 + 600e3)))  # circular speed
+    assert v == pytest.approx(math.sqrt(3.986004418e14 / (6_371_000.0 + 600e3)))  # circular speed
     z_max = np.abs(pos[..., 2]).max() / r.max()
     assert z_max <= math.sin(math.radians(53.0)) + 1e-9
 

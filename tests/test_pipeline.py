@@ -62,6 +62,11 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     assert fidelity["friis_error_db_median"] <= 0.5 and fidelity["sat_los_error_db_median"] <= 0.5
     assert fidelity["sat_ray_efficiency"] >= 0.9 > 1000 * fidelity["naive_sat_ray_efficiency"]
     assert set(fidelity["los_probability"]["30"]) == {"raytraced", "tr38811_dense_urban", "tr38811_urban"}
+    # channel self-consistency (issue: trustworthy channels)
+    assert fidelity["ue_element_azimuth_spread_db"] <= 0.5
+    assert fidelity["sat_los_delay_error_ns_max"] <= 0.1 and fidelity["sat_doppler_error_hz_max"] <= 1.0
+    assert fidelity["radiomap_repeat_max_abs_diff_db"] == 0
+    assert set(fidelity["cinr_distance_spearman"]) == {"bs", "leo"} and 0 <= fidelity["sat_sc_coverage_0db"] <= 1
 
     # channels along the routes
     from pipeline.io import link_gains, load_channels
@@ -77,7 +82,9 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
                 "sat_mean_paths_per_point", "sat_nlos_points_with_path_share", "naive_sat_points_with_path_share",
                 "naive_sat_mean_paths_per_point", "naive_sat_nlos_points_with_path_share"):
         assert key in channels
-    assert channels["sat_mean_paths_per_point"] > channels["naive_sat_mean_paths_per_point"]
+    # the two tracers agree on the same links, and so do the CINRs of maps and channels
+    assert channels["route_vs_map_gain_diff_db_median"] <= 2 and channels["route_vs_map_gain_diff_db_p90"] <= 8
+    assert channels["route_vs_map_cinr_diff_db_median"] <= 1
     assert len(list((results / "figures" / "routes").glob("route_cinr_*.png"))) == 10
 
     # link selection on the ray-traced channels
@@ -87,6 +94,7 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     for name in ("sca", "greedy", "heuristic"):
         assert rates[name] <= rates["optimal"] * (1 + 1e-6)  # nobody beats the exact optimum
     assert ls["gap_sca"] >= -1e-6 and ls["gap_greedy"] >= -1e-6 and ls["sca_iterations"] >= 1
+    assert 0 <= ls["sat_served_share"] <= 1 and 0 <= ls["sat_rate_share"] <= 1
     assert (results / "figures" / "link_selection.png").is_file()
 
     # coverage: ray-traced SC/MC, seed 002 analytic vs Monte Carlo, seed 000 case study
@@ -128,4 +136,4 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     third = _dvc(repo_copy, "repro")
     assert third.returncode == 0, third.stderr[-2000:]
     ran = {line.split("'")[1] for line in third.stdout.splitlines() if line.startswith("Running stage")}
-    assert ran == {"heatmaps", "channels", "link_selection", "coverage", "beamforming"}
+    assert ran == {"heatmaps", "fidelity_report", "channels", "link_selection", "coverage", "beamforming"}

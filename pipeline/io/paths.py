@@ -97,6 +97,10 @@ class CityPaths:
         return self.results_dir / "fidelity.json"
 
     @property
+    def fidelity_checks_json(self) -> Path:
+        return self.data_dir / "fidelity_checks.json"
+
+    @property
     def radiomaps_metrics(self) -> Path:
         return self.results_dir / "radiomaps.json"
 

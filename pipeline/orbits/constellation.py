@@ -21,7 +21,7 @@ from sgp4.propagation import gstime
 from pipeline.errors import StinError
 
 EARTH_MU_M3_S2 = 3.986004418e14  # WGS84 / IERS GM
-EARTH_RADIUS_M = 6_378_137.0  # WGS84 equatorial radius (orbit radius = this + altitude)
+EARTH_RADIUS_M = 6_371_000.0  # TR 38.811 mean Earth radius R_E: orbit radius = R_E + altitude (its eq. 6.6-3)
 EARTH_ROTATION_RAD_S = 7.2921150e-5  # IERS mean angular velocity
 SECONDS_PER_DAY = 86_400.0
 
@@ -177,7 +177,7 @@ def look_angles(pos_ecef: np.ndarray, vel_ecef: np.ndarray, lat_deg: float, lon_
     return LookAngles(elevation, azimuth, rng, range_rate, unit, vel_ecef @ rot.T)
 
 
-def slant_range_m(elevation_deg: np.ndarray, altitude_m: float, earth_radius_m: float = 6_371_000.0) -> np.ndarray:
+def slant_range_m(elevation_deg: np.ndarray, altitude_m: float, earth_radius_m: float = EARTH_RADIUS_M) -> np.ndarray:
     """TR 38.811 eq. 6.6-3: d = sqrt(R^2 sin^2 a + h^2 + 2 h R) - R sin a (spherical Earth)."""
     s = np.sin(np.radians(elevation_deg))
     return np.sqrt(earth_radius_m**2 * s**2 + altitude_m**2 + 2 * altitude_m * earth_radius_m) - earth_radius_m * s

@@ -8,7 +8,9 @@ Registered pattern names (use with ``sionna.rt.PlanarArray(pattern=...)``):
 
 - ``stin_element``: TR 38.901 Table 7.3-1 element with configurable maximum gain and
   beamwidths (the UE rooftop patch uses it with its own values);
-- ``stin_f1336``: ITU-R F.1336-5 recommends 3.1.1 sectoral (non-AAS) pattern;
+- ``stin_patch``: the car's rooftop patch element, rotationally symmetric about its
+  boresight (TR 38.901 vertical cut turned about the boresight, pipeline.radio.receiver);
+- ``stin_f1336``: ITU-R F.1336-5 recommends 3.1.1 / 3.1.2 sectoral (non-AAS) pattern;
 - ``stin_bessel``: TR 38.811 section 6.4.1 circular-aperture (Bessel) satellite pattern.
 
 Gains are power gains; the field pattern is ``sqrt(G)`` in the theta component (vertical
@@ -36,6 +38,7 @@ TR38901_G_MAX_DBI = 8.0
 F1336_K_P = 0.7
 F1336_K_H = 0.8
 F1336_K_V = 0.7
+F1336_SIDELOBES = ("peak", "average")  # recommends 3.1.1 / 3.1.2
 
 BESSEL_MIN_GAIN_DB = -100.0  # ns-3 CircularApertureAntennaModel floor beyond 90 deg
 
@@ -63,10 +66,36 @@ def f1336_theta_3db_deg(g0_dbi: float, phi_3db_deg: float) -> float:
     return 31000.0 * 10 ** (-0.1 * g0_dbi) / phi_3db_deg
 
 
+def f1336_constants(g0_dbi: float, phi_3db_deg: float, *, k_p: float = F1336_K_P, k_h: float = F1336_K_H,
+                    k_v: float = F1336_K_V, sidelobes: str = "peak",
+                    theta_3db_deg: float | None = None) -> dict[str, float]:
+    """Constants of the F.1336-5 sectoral pattern: recommends 3.1.1 (``peak`` side lobes) or
+    3.1.2 (``average`` side lobes, for the aggregate interference of many antennas).
+
+    peak:    G180 = -12 + 10 log10(1 + 8 k_p) - 15 log10(180/theta_3), x_k = sqrt(1 - 0.36 k_v),
+             G_vr = -12 + 10 log10(x^-1.5 + k_v) on [x_k, 4), -lambda_kv - C log10(x) on [4, 90/theta_3);
+    average: G180 = -15 + 10 log10(1 + 8 k_a) - 15 log10(180/theta_3), x_k = sqrt(1.33 - 0.33 k_v),
+             G_vr = -15 + 10 log10(x^-1.5 + k_v) on [x_k, 4), -lambda_kv - 3 - C log10(x) on [4, 90/theta_3),
+    with k_a = k_p = 0.7 and C, lambda_kv as in recommends 3.1.1 (standards.md 4.1).
+    """
+    if sidelobes not in F1336_SIDELOBES:
+        raise ValueError(f"F.1336 side lobes {sidelobes!r}: use one of {F1336_SIDELOBES}")
+    th3 = theta_3db_deg if theta_3db_deg is not None else f1336_theta_3db_deg(g0_dbi, phi_3db_deg)
+    avg = sidelobes == "average"
+    g180 = (-15.0 if avg else -12.0) + 10 * math.log10(1 + 8 * k_p) - 15 * math.log10(180.0 / th3)
+    c = 10 * math.log10((180.0 / th3) ** 1.5 * (4 ** -1.5 + k_v) / (1 + 8 * k_p)) / math.log10(22.5 / th3)
+    return {"th3": th3, "g180": g180, "lam_kh": 3 * (1 - 0.5 ** (-k_h)), "c": c,
+            "x_k": math.sqrt(1.33 - 0.33 * k_v) if avg else math.sqrt(1 - 0.36 * k_v),
+            "vr_near": -15.0 if avg else -12.0,
+            "lam_kv": 12 - c * math.log10(4) - 10 * math.log10(4 ** -1.5 + k_v) + (3.0 if avg else 0.0)}
+
+
 def f1336_sectoral_gain_db(azimuth_deg: Any, elevation_deg: Any, *, g0_dbi: float, phi_3db_deg: float,
                            k_p: float = F1336_K_P, k_h: float = F1336_K_H, k_v: float = F1336_K_V,
-                           theta_3db_deg: float | None = None, electrical_tilt_deg: float = 0.0) -> np.ndarray:
-    """ITU-R F.1336-5 recommends 3.1.1 sectoral pattern (peak side lobes) [dBi].
+                           theta_3db_deg: float | None = None, electrical_tilt_deg: float = 0.0,
+                           sidelobes: str = "peak") -> np.ndarray:
+    """ITU-R F.1336-5 sectoral pattern [dBi]: recommends 3.1.1 (peak side lobes) or 3.1.2
+    (``sidelobes="average"``), see :func:`f1336_constants`.
 
     G = G0 + G_hr(x_h) + R G_vr(x_v), x_h = |phi|/phi_3, x_v = |theta|/theta_3, with the
     piecewise G_hr, G_vr, R of standards.md 4.1 (elevation measured from the max-gain
@@ -74,9 +103,9 @@ def f1336_sectoral_gain_db(azimuth_deg: Any, elevation_deg: Any, *, g0_dbi: floa
     elevation theta_h to 90 (theta_h + beta) / (90 + beta) if theta_h + beta >= 0, else
     90 (theta_h + beta) / (90 - beta).
     """
-    th3 = theta_3db_deg if theta_3db_deg is not None else f1336_theta_3db_deg(g0_dbi, phi_3db_deg)
-    g180 = -12.0 + 10 * math.log10(1 + 8 * k_p) - 15 * math.log10(180.0 / th3)
-    lam_kh = 3 * (1 - 0.5 ** (-k_h))
+    k = f1336_constants(g0_dbi, phi_3db_deg, k_p=k_p, k_h=k_h, k_v=k_v, sidelobes=sidelobes,
+                        theta_3db_deg=theta_3db_deg)
+    th3, g180, lam_kh = k["th3"], k["g180"], k["lam_kh"]
 
     def g_hr(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, float)
@@ -84,15 +113,13 @@ def f1336_sectoral_gain_db(azimuth_deg: Any, elevation_deg: Any, *, g0_dbi: floa
             g = np.where(x <= 0.5, -12 * x**2, -12 * np.power(np.maximum(x, 1e-12), 2 - k_h) - lam_kh)
         return np.maximum(g, g180)
 
-    x_k = math.sqrt(1 - 0.36 * k_v)
-    c = 10 * math.log10((180.0 / th3) ** 1.5 * (4 ** -1.5 + k_v) / (1 + 8 * k_p)) / math.log10(22.5 / th3)
-    lam_kv = 12 - c * math.log10(4) - 10 * math.log10(4 ** -1.5 + k_v)
+    x_k, c, lam_kv, vr_near = k["x_k"], k["c"], k["lam_kv"], k["vr_near"]
 
     def g_vr(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, float)
         xs = np.maximum(x, 1e-12)
         g = np.where(x < x_k, -12 * x**2,
-                     np.where(x < 4, -12 + 10 * np.log10(xs ** -1.5 + k_v),
+                     np.where(x < 4, vr_near + 10 * np.log10(xs ** -1.5 + k_v),
                               np.where(x < 90.0 / th3, -lam_kv - c * np.log10(xs), g180)))
         return g
 
@@ -227,13 +254,10 @@ def _register() -> None:
     def f1336_factory(*, polarization: str = "V", polarization_model: str = "tr38901_2",
                       g0_dbi: float, phi_3db_deg: float, k_p: float = F1336_K_P,
                       k_h: float = F1336_K_H, k_v: float = F1336_K_V,
-                      electrical_tilt_deg: float = 0.0):  # noqa: ANN202
-        th3 = f1336_theta_3db_deg(g0_dbi, phi_3db_deg)
-        g180 = -12.0 + 10 * math.log10(1 + 8 * k_p) - 15 * math.log10(180.0 / th3)
-        lam_kh = 3 * (1 - 0.5 ** (-k_h))
-        x_k = math.sqrt(1 - 0.36 * k_v)
-        c = 10 * math.log10((180.0 / th3) ** 1.5 * (4 ** -1.5 + k_v) / (1 + 8 * k_p)) / math.log10(22.5 / th3)
-        lam_kv = 12 - c * math.log10(4) - 10 * math.log10(4 ** -1.5 + k_v)
+                      electrical_tilt_deg: float = 0.0, sidelobes: str = "peak"):  # noqa: ANN202
+        k = f1336_constants(g0_dbi, phi_3db_deg, k_p=k_p, k_h=k_h, k_v=k_v, sidelobes=sidelobes)
+        th3, g180, lam_kh, x_k, c, lam_kv = k["th3"], k["g180"], k["lam_kh"], k["x_k"], k["c"], k["lam_kv"]
+        vr_near = k["vr_near"]
 
         def g_hr(x):  # noqa: ANN001, ANN202
             g = dr.select(x <= 0.5, -12.0 * x * x,
@@ -253,7 +277,7 @@ def _register() -> None:
             x_v = el / th3
             xs = dr.maximum(x_v, 1e-12)
             g_vr = dr.select(x_v < x_k, -12.0 * x_v * x_v,
-                             dr.select(x_v < 4.0, -12.0 + 10.0 * dr.log(dr.power(xs, -1.5) + k_v) / dr.log(10.0),
+                             dr.select(x_v < 4.0, vr_near + 10.0 * dr.log(dr.power(xs, -1.5) + k_v) / dr.log(10.0),
                                        dr.select(x_v < 90.0 / th3, -lam_kv - c * dr.log(xs) / dr.log(10.0), g180)))
             ghr = g_hr(x_h)
             r = (ghr - g_hr_180) / (g_hr_0 - g_hr_180)
@@ -263,7 +287,19 @@ def _register() -> None:
         return rt.PolarizedAntennaPattern(v_pattern=v_pattern, polarization=polarization,
                                           polarization_model=polarization_model)
 
+    def patch_factory(*, polarization: str = "V", polarization_model: str = "tr38901_2",
+                      g_max_dbi: float, theta_3db_deg: float, a_max_db: float = TR38901_A_MAX_DB):  # noqa: ANN202
+        def v_pattern(theta, phi):  # noqa: ANN001, ANN202
+            # angle off the boresight (+x): cos = sin(theta) cos(phi)
+            off_deg = dr.acos(dr.clip(dr.sin(theta) * dr.cos(phi), -1.0, 1.0)) * (180.0 / dr.pi)
+            a_db = g_max_dbi - dr.minimum(12.0 * dr.square(off_deg / theta_3db_deg), a_max_db)
+            return mi.Complex2f(dr.sqrt(dr.power(10.0, a_db / 10.0)), 0)
+
+        return rt.PolarizedAntennaPattern(v_pattern=v_pattern, polarization=polarization,
+                                          polarization_model=polarization_model)
+
     rt.register_antenna_pattern("stin_element", element_factory)
+    rt.register_antenna_pattern("stin_patch", patch_factory)
     rt.register_antenna_pattern("stin_bessel", bessel_factory)
     rt.register_antenna_pattern("stin_f1336", f1336_factory)
 
@@ -291,31 +327,3 @@ def pattern_gain_db(name: str, theta: np.ndarray, phi: np.ndarray, **kwargs: Any
     power = (np.asarray(mi.Float(c_theta.real).numpy()) ** 2 + np.asarray(mi.Float(c_theta.imag).numpy()) ** 2
              + np.asarray(mi.Float(c_phi.real).numpy()) ** 2 + np.asarray(mi.Float(c_phi.imag).numpy()) ** 2)
     return 10 * np.log10(np.maximum(power, 1e-30)).reshape(np.shape(theta))
-
-
-# ------------------------------------------------------------------ UE rooftop array
-def ue_element_gain_db(direction_enu: np.ndarray, *, g_max_dbi: float, theta_3db_deg: float,
-                       phi_3db_deg: float, a_max_db: float = TR38901_A_MAX_DB) -> np.ndarray:
-    """Gain of a zenith-facing patch element toward unit vectors (..., 3) in east-north-up.
-
-    The element uses the TR 38.901 Table 7.3-1 shape with its own maximum gain and
-    beamwidths, its boresight turned to the zenith (local x = up, y = north, z = -east:
-    Sionna orientation pitch = -90 deg).
-    """
-    d = np.asarray(direction_enu, float)
-    lx, ly, lz = d[..., 2], d[..., 1], -d[..., 0]
-    theta = np.arccos(np.clip(lz, -1.0, 1.0))
-    phi = np.arctan2(ly, lx)
-    return tr38901_element_gain_db(theta, phi, g_max_dbi=g_max_dbi, theta_3db_deg=theta_3db_deg,
-                                   phi_3db_deg=phi_3db_deg, sla_v_db=a_max_db, a_max_db=a_max_db)
-
-
-def ue_array_gain_db(direction_enu: np.ndarray, *, rows: int, cols: int, steered: bool, **element) -> np.ndarray:
-    """UE rooftop array gain toward ``direction_enu``.
-
-    Steered toward that link: element gain + 10 log10(rows cols) (coherent combining).
-    Not steered (an interferer): element gain (the array factor averages to 1 over
-    directions the beam does not point at). Both are the usual link-level approximations.
-    """
-    gain = ue_element_gain_db(direction_enu, **element)
-    return gain + 10 * math.log10(rows * cols) if steered else gain

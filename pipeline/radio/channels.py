@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from pipeline.radio.cinr import LinkParams, satellite_budget_db
+from pipeline.radio.cinr import LinkParams, cinr_db, satellite_budget_db
 from pipeline.radio.link import lin_to_db
+from pipeline.radio.receiver import ReceiverModel
 
 
 def assemble_channels(raypaths: xr.Dataset, link: LinkParams, beam_target_xyz: np.ndarray,
@@ -23,6 +24,7 @@ def assemble_channels(raypaths: xr.Dataset, link: LinkParams, beam_target_xyz: n
     sat_tx = np.flatnonzero(kinds == "sat")
     ue_xyz = np.stack([raypaths.ue_x_m.values, raypaths.ue_y_m.values, raypaths.ue_z_m.values], axis=-1)
     sat_gain_db = np.full((raypaths.sizes["time"], raypaths.sizes["ue"], len(sat_tx)), np.nan)
+    through_wall = raypaths["penetration_gain"].values.copy()
     for r, tx in enumerate(sat_tx):
         for t in range(raypaths.sizes["time"]):
             if raypaths.sat_index.values[t, r] < 0:
@@ -34,42 +36,72 @@ def assemble_channels(raypaths: xr.Dataset, link: LinkParams, beam_target_xyz: n
             g = satellite_budget_db(off, float(raypaths.sat_elevation_deg.values[t, r]), link, freq)
             sat_gain_db[t, :, r] = g
             a[t, :, tx] *= (10 ** (g / 20))[:, None, None, None].astype(np.float32)
-    n_tx_ant = a.shape[4]
-    gain = (np.abs(a) ** 2).sum(axis=(3, 4, 5)) / n_tx_ant
-    coherent = (np.abs(a.sum(axis=5)) ** 2).sum(axis=(3, 4)) / n_tx_ant
+            through_wall[t, :, tx] *= 10 ** (g / 10)
+    gain, gain_traced = link_gain_from_paths(raypaths, a, through_wall, link.receiver)
     valid = raypaths["path_valid"].values.astype(bool)
-    keep = [v for v in raypaths.data_vars if v not in ("a_real", "a_imag", "bs_gain_iso_rx_slot0",
-                                                       "naive_num_paths", "naive_los")]
+    keep = [v for v in raypaths.data_vars if v not in ("a_real", "a_imag", "naive_num_paths", "naive_los")]
     ds = raypaths[keep].copy()
     ds["a_real"] = (raypaths["a_real"].dims, a.real.astype(np.float32))
     ds["a_imag"] = (raypaths["a_imag"].dims, a.imag.astype(np.float32))
     floor_db = float(lin_to_db(link.gain_floor))
     ds["gain_db"] = (("time", "ue", "tx"), np.maximum(lin_to_db(gain), floor_db).astype(np.float32))
-    ds["gain_coherent_db"] = (("time", "ue", "tx"), np.maximum(lin_to_db(coherent), floor_db).astype(np.float32))
+    ds["gain_traced_db"] = (("time", "ue", "tx"), np.maximum(lin_to_db(gain_traced), floor_db).astype(np.float32))
     ds["los"] = (("time", "ue", "tx"), (raypaths["path_los"].values.astype(bool).any(-1)).astype(np.uint8))
     ds["num_paths"] = (("time", "ue", "tx"), valid.sum(-1).astype(np.int16))
     ds["sat_antenna_gain_db"] = (("time", "ue", "rank"), sat_gain_db.astype(np.float32))
-    ds["gain_db"].attrs.update(units="dB", long_name="wideband channel gain: sum over paths and rx antennas of "
-                               "|a|^2, mean over tx antennas; all antennas included, no transmit power")
+    ds["gain_db"].attrs.update(units="dB", long_name="link gain with the car's receive pattern per ray "
+                               "(ue.receiver), all antennas included, no transmit power: traced rays + through-wall ray")
+    ds["gain_traced_db"].attrs.update(units="dB", long_name="gain_db without the through-wall ray")
     ds.attrs.update({
         "bandwidth_hz": link.bandwidth_hz, "noise_power_w": link.noise_w,
         "noise_power_dbm": float(lin_to_db(link.noise_w) + 30),
         "bs_tx_power_w": link.bs_tx_power_w, "sat_tx_power_w": link.sat_tx_power_w,
-        "gain_floor_db": floor_db,
+        "gain_floor_db": floor_db, "receiver": link.receiver.mode,
+        "receiver_wanted_gain_db": link.receiver.wanted_gain_db, "load_bs_users": link.bs_users,
+        "load_sat_users": link.sat_users, "sat_max_gain_dbi": link.sat_max_gain_dbi,
         "a_convention": "a = a_real + 1j a_imag, complex baseband path coefficients (carrier phase included)",
     })
     return ds
 
 
-def cinr_along_routes(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """BS-UE and LEO-UE CINR [dB] per (time, ue) from channel gains (seed 003 Fig. 3).
+def link_gain_from_paths(raypaths: xr.Dataset, a: np.ndarray, through_wall: np.ndarray, receiver: ReceiverModel
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Link gains (time, ue, tx) under the receiver model, as the radio maps measure them.
 
-    CINR_BS = P_B g_b* / (sum_s P_S g_s + N), CINR_LEO = P_S g_s* / (sum_b P_B g_b + N).
+    Per traced path p, with the BS panel's weights w over its ports (a_p,m = sum_n w_n a_p,m,n)
+    and the car's N elements x 2 polarisations m: P_p = sum_m |a_p,m|^2 = N G_el |a_p,iso|^2, so
+    the ray's gain through the receive pattern is P_p / N x |AF(u_p)|^2 / N for the fixed array
+    (P_p / N when steered; u_p: the arrival direction from theta_r, phi_r). Paths add in power,
+    as in the radio maps; the through-wall direct ray ``through_wall`` (time, ue, tx; every
+    antenna but the car's included) adds g_pen G_rx(u). Returns (total, traced only).
     """
-    g = 10 ** (ds["gain_db"].values / 10)
+    w = raypaths["bs_tx_weight_real"].values + 1j * raypaths["bs_tx_weight_imag"].values
+    kinds = raypaths["tx_kind"].values
+    weights = np.zeros((len(kinds), a.shape[4]), complex)
+    weights[kinds == "bs", : len(w)] = w
+    weights[kinds != "bs", 0] = 1.0  # satellites: one isotropic port
+    a_eff = np.einsum("tkrmnp,rn->tkrmp", a, weights)
+    power = (np.abs(a_eff) ** 2).sum(axis=3) / receiver.n_elements  # (time, ue, tx, path): G_el |a_iso|^2
+    th, ph = raypaths["theta_r_rad"].values.astype(float), raypaths["phi_r_rad"].values.astype(float)
+    arrival = np.stack([np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)], axis=-1)
+    if receiver.mode == "fixed_array":
+        power = power * 10 ** (receiver.array_factor_db(arrival) / 10)
+    valid = raypaths["path_valid"].values.astype(bool)
+    traced = np.where(valid, power, 0.0).sum(-1)
+    wall = through_wall * receiver.ray_gain(raypaths["direct_arrival_enu"].values)
+    return traced + wall, traced
+
+
+def cinr_along_routes(ds: xr.Dataset, link: LinkParams) -> tuple[np.ndarray, np.ndarray]:
+    """BS-UE and LEO-UE CINR [dB] per (time, ue) from channel gains (Fig. 3 of Nguyen-Kha et al.,
+    arXiv 2408.15394), by the same :func:`pipeline.radio.cinr.cinr_db` as the heatmaps."""
+    g = link_gains_all(ds)
     kinds = ds["tx_kind"].values
-    gb, gs = g[..., kinds == "bs"], g[..., kinds == "sat"]
-    pb, ps, n = ds.attrs["bs_tx_power_w"], ds.attrs["sat_tx_power_w"], ds.attrs["noise_power_w"]
-    cinr_bs = lin_to_db(pb * gb.max(-1) / (ps * gs.sum(-1) + n))
-    cinr_leo = lin_to_db(ps * gs.max(-1) / (pb * gb.sum(-1) + n))
-    return cinr_bs, cinr_leo
+    c = cinr_db(g[..., kinds == "bs"], g[..., kinds == "sat"], link)
+    return c["cinr_bs_db"], c["cinr_leo_db"]
+
+
+def link_gains_all(ds: xr.Dataset) -> np.ndarray:
+    """Linear gains (time, ue, tx), 0 where no ray arrived (at or below the gain floor)."""
+    gdb = ds["gain_db"].values.astype(float)
+    return np.where(gdb <= ds.attrs.get("gain_floor_db", -250.0), 0.0, 10 ** (gdb / 10))

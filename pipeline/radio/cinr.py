@@ -1,18 +1,20 @@
-"""CINR heatmaps of both networks from stored path gains (seed 003 Fig. 2, seed-math 1.5).
+"""CINR of both networks from stored path gains, one formula for maps and routes.
 
-Per slot t and cell c, with the serving UE array steered to the wanted link and the
-interferers seen by one element:
+Nguyen-Kha et al., "Seamless 5G Automotive Connectivity with Integrated Satellite
+Terrestrial Networks in C-Band" (arXiv 2408.15394), eqs. (7) and (9): intra-network
+interference is coordinated away, only the other network interferes. Per slot and
+receiver point (a map cell or a car), with per-user powers p_B = P_B / n_B and
+p_S = P_S / n_S (``link.load``), receive gain G_w on the wanted link only
+(pipeline.radio.receiver: 0 dB for the fixed array, 10 log10 N when steered):
 
-    S_B = P_B g_b* G_UE,arr(b*)       b* = argmax_b P_B g_b G_UE,arr(b)
-    I_B = sum_s P_S(t) g_s G_sat(s) L_ntn(s) G_UE,el(s)
-    S_S = P_S g_s* G_sat(s*) L_ntn(s*) G_UE,arr(s*)
-    I_S = sum_b P_B g_b G_UE,el(b)
+    S_B = G_w p_B g_b*,  b* = argmax_b g_b        I_B = sum_s p_S g_s
+    S_S = G_w p_S g_s*,  s* = argmax_s g_s        I_S = sum_b p_B g_b
     CINR_BS = S_B / (I_B + N),  CINR_LEO = S_S / (I_S + N)
 
-g are the ray-traced path gains (BS pattern included), G_sat the TR 38.811 Bessel gain
-toward the cell, L_ntn the TR 38.811 scintillation and gas losses. The UE direction of
-a BS is its line-of-sight direction (radio maps keep no angles of arrival; the channels
-stage applies the array per path).
+g are link gains with every antenna pattern applied ray by ray (BS sector, car rooftop
+array) and, for satellites, the TR 38.811 Bessel gain and the scintillation and gas
+losses. :func:`cinr_db` is the one implementation; the heatmaps (cells) and the channels
+(route points) both call it.
 """
 
 from __future__ import annotations
@@ -26,14 +28,24 @@ import xarray as xr
 
 from pipeline.config import number
 from pipeline.errors import StinError
-from pipeline.radio.antennas import bessel_gain_db, ue_array_gain_db
+from pipeline.radio.antennas import SPEED_OF_LIGHT_M_S, bessel_gain_db
 from pipeline.radio.link import (
     atmospheric_loss_db, db_to_lin, lin_to_db, noise_power_w, scintillation_loss_db)
+from pipeline.radio.receiver import ReceiverModel
+
+
+def aperture_gain_dbi(aperture_diameter_m: float, freq_hz: float) -> float:
+    """Peak gain of the TR 38.811 6.4.1 uniformly illuminated circular aperture: (pi D / lambda)^2.
+
+    The Bessel pattern 4 |J1(ka sin t) / (ka sin t)|^2 is that aperture's normalised pattern;
+    its peak directivity follows from the same D, so the two stay consistent.
+    """
+    return 20 * math.log10(math.pi * aperture_diameter_m * freq_hz / SPEED_OF_LIGHT_M_S)
 
 
 @dataclass(frozen=True)
 class LinkParams:
-    """Everything CINR depends on besides path gains (params.yaml ``link``)."""
+    """Everything CINR depends on besides path gains (params.yaml ``link`` and ``ue``)."""
 
     bs_tx_power_w: float
     sat_tx_power_w: float
@@ -42,39 +54,76 @@ class LinkParams:
     sat_beam_target: Any
     bandwidth_hz: float
     noise_w: float
-    ue_rows: int
-    ue_cols: int
-    ue_element: dict[str, float]
+    receiver: ReceiverModel
     scintillation: bool
     atmospheric: bool
     gain_floor: float
+    bs_users: float = 1.0
+    sat_users: float = 1.0
 
     @classmethod
-    def from_params(cls, p: dict[str, Any], ue: dict[str, Any]) -> "LinkParams":
+    def from_params(cls, p: dict[str, Any], ue: dict[str, Any], freq_hz: float = 3.5e9) -> "LinkParams":
+        """``freq_hz`` sets the satellite's aperture gain (params.yaml radio.freq_hz)."""
         w = "params.yaml link"
-        wu = "params.yaml ue"
         bandwidth = number(p, "bandwidth_hz", w)
-        sat_gain = number(p, "sat_max_gain_dbi", w, positive=False)
+        aperture = number(p, "sat_aperture_m", w)
+        sat_gain = aperture_gain_dbi(aperture, freq_hz)
         # P_tx [dBW] = EIRP density [dBW/MHz] + 10 log10(B / 1 MHz) - G_max (standards.md 1.2)
         sat_p_dbw = number(p, "sat_eirp_density_dbw_mhz", w, positive=False) + 10 * math.log10(bandwidth / 1e6) - sat_gain
+        load = p.get("load", {}) or {}
+        if not isinstance(load, dict):
+            raise StinError(f"{w}: 'load' must be a mapping with bs_users and sat_users", "see params.yaml")
+        flags = {}
+        for key in ("include_scintillation", "include_atmospheric"):
+            flags[key] = p.get(key, True)
+            if not isinstance(flags[key], bool):
+                raise StinError(f"{w}: '{key}' must be true or false, got {flags[key]!r}", "write true or false")
         return cls(
             bs_tx_power_w=10 ** ((number(p, "bs_tx_power_dbm", w, positive=False) - 30) / 10),
             sat_tx_power_w=10 ** (sat_p_dbw / 10),
             sat_max_gain_dbi=sat_gain,
-            sat_aperture_m=number(p, "sat_aperture_m", w),
+            sat_aperture_m=aperture,
             sat_beam_target=p.get("sat_beam_target", "center"),
             bandwidth_hz=bandwidth,
             noise_w=noise_power_w(bandwidth, number(p, "noise_figure_db", w, positive=False, minimum=0),
                                   number(p, "antenna_temperature_k", w, positive=False, minimum=0)),
-            ue_rows=int(number(ue, "array_rows", wu)),
-            ue_cols=int(number(ue, "array_cols", wu)),
-            ue_element={"g_max_dbi": number(ue, "element_gain_dbi", wu, positive=False),
-                        "theta_3db_deg": number(ue, "element_3db_deg", wu),
-                        "phi_3db_deg": number(ue, "element_3db_deg", wu)},
-            scintillation=bool(p.get("include_scintillation", True)),
-            atmospheric=bool(p.get("include_atmospheric", True)),
+            receiver=ReceiverModel.from_params(ue),
+            scintillation=flags["include_scintillation"],
+            atmospheric=flags["include_atmospheric"],
             gain_floor=10 ** (number(p, "path_gain_floor_db", w, positive=False) / 10),
+            bs_users=number(load, "bs_users", f"{w}.load") if load else 1.0,
+            sat_users=number(load, "sat_users", f"{w}.load") if load else 1.0,
         )
+
+    @property
+    def bs_user_power_w(self) -> float:
+        return self.bs_tx_power_w / self.bs_users
+
+    @property
+    def sat_user_power_w(self) -> float:
+        return self.sat_tx_power_w / self.sat_users
+
+
+def cinr_db(g_bs: np.ndarray, g_sat: np.ndarray, link: LinkParams) -> dict[str, np.ndarray]:
+    """CINR of both networks (module docstring) from linear link gains.
+
+    ``g_bs`` (..., B) and ``g_sat`` (..., S) share their leading shape (cells or cars); a
+    satellite rank that is absent has gain 0. Returns cinr_bs_db, cinr_leo_db, the best BS
+    and satellite index, and the powers [W] that make them up.
+    """
+    rx_bs = link.bs_user_power_w * np.asarray(g_bs, float)
+    rx_sat = link.sat_user_power_w * np.asarray(g_sat, float)
+    gw = link.receiver.wanted_gain
+    best_bs = np.argmax(rx_bs, axis=-1)
+    best_sat = np.argmax(rx_sat, axis=-1) if rx_sat.shape[-1] else np.zeros(rx_sat.shape[:-1], int)
+    s_bs = gw * np.take_along_axis(rx_bs, best_bs[..., None], axis=-1)[..., 0]
+    s_sat = gw * (np.take_along_axis(rx_sat, best_sat[..., None], axis=-1)[..., 0] if rx_sat.shape[-1]
+                  else np.zeros(rx_sat.shape[:-1]))
+    i_bs, i_sat = rx_sat.sum(axis=-1), rx_bs.sum(axis=-1)  # interference at a BS link / at a satellite link
+    n = link.noise_w
+    return {"cinr_bs_db": lin_to_db(s_bs / (i_bs + n)), "cinr_leo_db": lin_to_db(s_sat / (i_sat + n)),
+            "best_bs": best_bs, "best_sat": best_sat, "signal_bs_w": s_bs, "signal_sat_w": s_sat,
+            "interference_at_bs_w": i_bs, "interference_at_sat_w": i_sat}
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -121,56 +170,34 @@ def compute_cinr(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz: np.nd
     if (serving < 0).all():
         raise StinError("no serving satellite in any slot of the radio maps",
                         "rerun orbits/radiomaps with a lower orbits.min_elevation_deg")
-    xx, yy = np.meshgrid(radiomaps.x.values, radiomaps.y.values)
-    z_rx = float(radiomaps.attrs["rx_height_m"])
-    cells = np.stack([xx, yy, np.full_like(xx, z_rx)], axis=-1)
-
-    # BS links: gains (bs, y, x) including the UE array toward each BS (line-of-sight direction)
-    g_bs = np.maximum(radiomaps["path_gain_bs"].values.astype(float), link.gain_floor)
-    bs_xyz = np.stack([radiomaps.bs_x_m.values, radiomaps.bs_y_m.values, radiomaps.bs_z_m.values], axis=-1)
-    to_bs = _unit(bs_xyz[:, None, None, :] - cells[None])
-    ue = dict(rows=link.ue_rows, cols=link.ue_cols, **link.ue_element)
-    rx_bs_arr = link.bs_tx_power_w * g_bs * db_to_lin(ue_array_gain_db(to_bs, steered=True, **ue))
-    rx_bs_el = link.bs_tx_power_w * g_bs * db_to_lin(ue_array_gain_db(to_bs, steered=False, **ue))
-    best_bs = np.argmax(rx_bs_arr, axis=0)
-    s_bs = np.take_along_axis(rx_bs_arr, best_bs[None], axis=0)[0]
-    i_from_bs = rx_bs_el.sum(axis=0)
-
-    # satellite links (time, rank, y, x)
-    g_sat = satellite_link_gain(radiomaps, link, beam_target_xyz)
-    dirs = radiomaps["sat_direction_enu"].values  # (time, rank, 3), toward the satellite
-    present = (serving >= 0)[..., None, None]
-    el_gain = db_to_lin(ue_array_gain_db(dirs, steered=False, **ue))[..., None, None]
-    arr_gain = db_to_lin(ue_array_gain_db(dirs, steered=True, **ue))[..., None, None]
-    rx_sat_arr = np.where(present, link.sat_tx_power_w * g_sat * arr_gain, 0.0)
-    rx_sat_el = np.where(present, link.sat_tx_power_w * g_sat * el_gain, 0.0)
-    best_rank = np.argmax(rx_sat_arr, axis=1)
-    s_sat = np.take_along_axis(rx_sat_arr, best_rank[:, None], axis=1)[:, 0]
-    i_from_sat = rx_sat_el.sum(axis=1)
-    # slots with no satellite: LEO CINR is noise-limited zero signal -> floor, BS sees no interference
-    s_sat = np.where((serving >= 0).any(axis=1)[:, None, None], s_sat, link.gain_floor * link.sat_tx_power_w)
-
-    n = link.noise_w
-    cinr_bs = lin_to_db(s_bs[None] / (i_from_sat + n))
-    cinr_leo = lin_to_db(s_sat / (i_from_bs[None] + n))
+    if radiomaps.attrs.get("receiver", link.receiver.mode) != link.receiver.mode:
+        raise StinError(f"the radio maps were traced for receiver {radiomaps.attrs.get('receiver')!r}, "
+                        f"params.yaml ue.receiver is {link.receiver.mode!r}", "rerun 'dvc repro' (radiomaps)")
+    g_bs = np.maximum(radiomaps["path_gain_bs"].values.astype(float), link.gain_floor)  # (bs, y, x)
+    g_sat = satellite_link_gain(radiomaps, link, beam_target_xyz)  # (time, rank, y, x), 0 where absent
+    gb = np.moveaxis(g_bs, 0, -1)[None]  # (1, y, x, bs)
+    gs = np.moveaxis(g_sat, 1, -1)  # (time, y, x, rank)
+    c = cinr_db(np.broadcast_to(gb, (*gs.shape[:-1], gb.shape[-1])), gs, link)
     outdoor = radiomaps["outdoor"].values.astype(bool)
     mask = np.where(outdoor, 1.0, np.nan)
     ds = xr.Dataset(
         {
-            "cinr_bs_db": (("time", "y", "x"), (cinr_bs * mask).astype(np.float32)),
-            "cinr_leo_db": (("time", "y", "x"), (cinr_leo * mask).astype(np.float32)),
-            "rx_power_bs_dbm": (("y", "x"), (lin_to_db(s_bs) + 30).astype(np.float32)),
-            "rx_power_leo_dbm": (("time", "y", "x"), (lin_to_db(s_sat) + 30).astype(np.float32)),
-            "interference_from_sat_dbm": (("time", "y", "x"), (lin_to_db(i_from_sat) + 30).astype(np.float32)),
-            "interference_from_bs_dbm": (("y", "x"), (lin_to_db(i_from_bs) + 30).astype(np.float32)),
-            "best_bs": (("y", "x"), best_bs.astype(np.int16)),
-            "best_sat_rank": (("time", "y", "x"), best_rank.astype(np.int8)),
+            "cinr_bs_db": (("time", "y", "x"), (c["cinr_bs_db"] * mask).astype(np.float32)),
+            "cinr_leo_db": (("time", "y", "x"), (c["cinr_leo_db"] * mask).astype(np.float32)),
+            "rx_power_bs_dbm": (("y", "x"), (lin_to_db(c["signal_bs_w"][0]) + 30).astype(np.float32)),
+            "rx_power_leo_dbm": (("time", "y", "x"), (lin_to_db(c["signal_sat_w"]) + 30).astype(np.float32)),
+            "interference_from_sat_dbm": (("time", "y", "x"), (lin_to_db(c["interference_at_bs_w"]) + 30).astype(np.float32)),
+            "interference_from_bs_dbm": (("y", "x"), (lin_to_db(c["interference_at_sat_w"][0]) + 30).astype(np.float32)),
+            "best_bs": (("y", "x"), c["best_bs"][0].astype(np.int16)),
+            "best_sat_rank": (("time", "y", "x"), c["best_sat"].astype(np.int8)),
             "outdoor": (("y", "x"), outdoor.astype(np.uint8)),
         },
         coords={k: radiomaps.coords[k] for k in ("x", "y", "time", "lon", "lat", "bs")},
-        attrs={**radiomaps.attrs, "noise_dbm": float(lin_to_db(n) + 30), "bandwidth_hz": link.bandwidth_hz,
+        attrs={**radiomaps.attrs, "noise_dbm": float(lin_to_db(link.noise_w) + 30), "bandwidth_hz": link.bandwidth_hz,
                "bs_tx_power_dbm": float(lin_to_db(link.bs_tx_power_w) + 30),
                "sat_tx_power_dbw": float(lin_to_db(link.sat_tx_power_w)),
+               "sat_max_gain_dbi": link.sat_max_gain_dbi, "load_bs_users": link.bs_users,
+               "load_sat_users": link.sat_users, "receiver_wanted_gain_db": link.receiver.wanted_gain_db,
                "masking": "cells inside buildings are NaN in cinr_*; 'outdoor' is 1 where valid"},
     )
     for v in ("cinr_bs_db", "cinr_leo_db"):

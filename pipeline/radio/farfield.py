@@ -40,6 +40,8 @@ import mitsuba as mi  # noqa: E402
 from sionna.rt import RadioMapSolver  # noqa: E402
 from sionna.rt.utils import fibonacci_lattice  # noqa: E402
 
+from pipeline.radio.mapsolver import PatternRadioMapSolver  # noqa: E402
+
 _RM_MODULE = sys.modules[RadioMapSolver.__module__]
 
 
@@ -78,6 +80,29 @@ class LaunchArea:
         return LaunchArea(self.x_min_m - margin_m, self.y_min_m - margin_m,
                           self.x_max_m + margin_m, self.y_max_m + margin_m, self.z_m)
 
+    @classmethod
+    def union(cls, areas: list["LaunchArea"]) -> "LaunchArea":
+        """The smallest rectangle holding every area (same plane)."""
+        return cls(min(a.x_min_m for a in areas), min(a.y_min_m for a in areas),
+                   max(a.x_max_m for a in areas), max(a.y_max_m for a in areas), areas[0].z_m)
+
+    def covering_facades(self, direction_enu: np.ndarray, max_height_m: float) -> "LaunchArea":
+        """Grown on the side away from the satellite so that every facade it can see is lit.
+
+        A ray toward the top of a wall of height h_max at the far edge crosses the plane
+        z = z_m a horizontal distance (h_max - z_m) / tan(el) further out, along the
+        direction the rays travel (-u_h): the far sides grow by that distance's east and
+        north components.
+        """
+        u = np.asarray(direction_enu, float) / np.linalg.norm(direction_enu)
+        horizontal = float(np.hypot(u[0], u[1]))
+        if horizontal < 1e-9 or max_height_m <= self.z_m:
+            return self
+        reach = float(max_height_m - self.z_m) / float(u[2] / horizontal)  # (h - z) / tan(el)
+        dx, dy = float(-reach * u[0] / horizontal), float(-reach * u[1] / horizontal)
+        return LaunchArea(self.x_min_m + min(dx, 0.0), self.y_min_m + min(dy, 0.0),
+                          self.x_max_m + max(dx, 0.0), self.y_max_m + max(dy, 0.0), self.z_m)
+
 
 def proxy_position(direction_enu: np.ndarray, center_xy: tuple[float, float], distance_m: float) -> np.ndarray:
     """Proxy transmitter position: ``distance_m`` from the area centre toward the satellite."""
@@ -104,8 +129,9 @@ def spawn_toward_area(area: LaunchArea, samples_per_src: int, src_positions: mi.
     return ray, solid_angle
 
 
-class FarFieldRadioMapSolver(RadioMapSolver):
-    """A :class:`sionna.rt.RadioMapSolver` whose transmitters shoot only at a launch area.
+class FarFieldRadioMapSolver(PatternRadioMapSolver):
+    """A :class:`sionna.rt.RadioMapSolver` whose transmitters shoot only at a launch area
+    (and whose cells may receive through a pattern, see pipeline.radio.mapsolver).
 
     Use it for proxy transmitters of satellites; every transmitter of the scene is treated
     as such a proxy during the call.

@@ -147,3 +147,79 @@ def los_probability(scene, points: np.ndarray, elevations_deg: list[float], n_az
         hits = [los_mask(scene, points, direction_enu(el, 360.0 * k / n_azimuths)).mean() for k in range(n_azimuths)]
         result[float(el)] = float(np.mean(hits))
     return result
+
+
+def ue_element_azimuth_spread_db(receiver, elevations_deg: np.ndarray | None = None,  # noqa: ANN001
+                                 n_azimuths: int = 360) -> dict[str, float]:
+    """Max over elevations of (max - min over azimuth) of the car's *element* gain [dB], as the
+    ray tracer applies it: Sionna's registered ``stin_patch`` in the car's orientation (boresight
+    to the zenith, Sionna pitch -90 deg), and the NumPy receiver model. The array factor's own
+    azimuth dependence is physics and is left out."""
+    from pipeline.radio.antennas import pattern_gain_db  # noqa: PLC0415
+
+    el = np.radians(np.arange(5.0, 86.0, 5.0) if elevations_deg is None else np.asarray(elevations_deg, float))
+    az = np.radians(np.arange(n_azimuths) * 360.0 / n_azimuths)
+    e, a = np.meshgrid(el, az, indexing="ij")
+    u = np.stack([np.cos(e) * np.sin(a), np.cos(e) * np.cos(a), np.sin(e)], axis=-1)  # ENU
+    # local frame of orientation (0, -90 deg, 0): x_l = up, y_l = north, z_l = -east (R^T u with R = Ry(-90 deg))
+    local = np.stack([u[..., 2], u[..., 1], -u[..., 0]], axis=-1)
+    theta = np.arccos(np.clip(local[..., 2], -1, 1))
+    phi = np.arctan2(local[..., 1], local[..., 0])
+    traced = pattern_gain_db("stin_patch", theta, phi, g_max_dbi=receiver.element_gain_dbi,
+                             theta_3db_deg=receiver.element_3db_deg, a_max_db=receiver.max_attenuation_db)
+    model = receiver.element_gain_db(u)
+    return {"sionna_pattern": float((traced.max(axis=1) - traced.min(axis=1)).max()),
+            "receiver_model": float((model.max(axis=1) - model.min(axis=1)).max()),
+            "sionna_vs_model_max_abs_db": float(np.abs(traced - model).max())}
+
+
+def satellite_los_path_errors(raypaths, orbits, center_xyz: np.ndarray) -> dict[str, float]:  # noqa: ANN001
+    """Line-of-sight satellite paths along the routes vs the true satellite geometry.
+
+    Delay: tau_LoS - |s - p| / c. Doppler: f_D,LoS - (-(v_s . u) + v_car . u) / lambda with
+    u = (s - p) / |s - p| (the car's and the satellite's radial velocities), s = centre +
+    slant range x direction (the satellite position the tracer uses), p the car.
+    """
+    c = 299_792_458.0
+    lam = c / float(raypaths.attrs["freq_hz"])
+    kinds = raypaths["tx_kind"].values
+    sat_tx = np.flatnonzero(kinds == "sat")
+    delay_err, doppler_err = [], []
+    for r, tx in enumerate(sat_tx):
+        for t in range(raypaths.sizes["time"]):
+            s_idx = int(raypaths.sat_index.values[t, r])
+            if s_idx < 0:
+                continue
+            sat = center_xyz + float(raypaths.sat_slant_range_m.values[t, r]) * raypaths.sat_direction_enu.values[t, r]
+            v_sat = orbits.velocity_enu.values[t, s_idx]
+            for k in range(raypaths.sizes["ue"]):
+                los = raypaths.path_los.values[t, k, tx].astype(bool) & raypaths.path_valid.values[t, k, tx].astype(bool)
+                if not los.any():
+                    continue
+                p = np.array([raypaths.ue_x_m.values[t, k], raypaths.ue_y_m.values[t, k], raypaths.ue_z_m.values[t, k]])
+                v_car = np.array([raypaths.ue_vel_east_m_s.values[t, k], raypaths.ue_vel_north_m_s.values[t, k], 0.0])
+                d = np.linalg.norm(sat - p)
+                u = (sat - p) / d
+                delay_err.append(float(raypaths.tau_s.values[t, k, tx][los][0]) - d / c)
+                doppler_err.append(float(raypaths.doppler_hz.values[t, k, tx][los][0]) - (-(v_sat @ u) + v_car @ u) / lam)
+    if not delay_err:
+        return {"sat_los_delay_error_ns_max": None, "sat_doppler_error_hz_max": None, "sat_los_paths": 0}
+    return {"sat_los_delay_error_ns_max": float(np.max(np.abs(delay_err)) * 1e9),
+            "sat_doppler_error_hz_max": float(np.max(np.abs(doppler_err))), "sat_los_paths": len(delay_err)}
+
+
+def cinr_distance_spearman(heat, sites_xy: np.ndarray, time_index: int = 0) -> dict[str, float]:  # noqa: ANN001
+    """Spearman rank correlation of each outdoor cell's CINR (slot ``time_index``) with its
+    horizontal distance to the nearest BS site, for both networks."""
+    from scipy.stats import spearmanr  # noqa: PLC0415
+
+    xx, yy = np.meshgrid(heat.x.values, heat.y.values)
+    dist = np.min(np.hypot(xx[..., None] - sites_xy[:, 0], yy[..., None] - sites_xy[:, 1]), axis=-1)
+    outdoor = heat["outdoor"].values.astype(bool)
+    out = {}
+    for key, var in (("bs", "cinr_bs_db"), ("leo", "cinr_leo_db")):
+        v = heat[var].values[time_index]
+        ok = outdoor & np.isfinite(v)
+        out[key] = float(spearmanr(v[ok], dist[ok]).statistic)
+    return out
+

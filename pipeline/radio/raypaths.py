@@ -6,11 +6,14 @@ sphere; path fields are computed exactly by Sionna from the proxy, then moved to
 satellite by :func:`proxy_paths_to_satellite`:
 
     L_sat = L_proxy - |p - v1| + |s - v1|,   tau_sat = L_sat / c,
-    a_sat = a_proxy (L_proxy / L_sat) exp(-j 2 pi f (tau_sat - tau_proxy))
+    a_sat = a_proxy (L_proxy / L_sat) exp(-j 2 pi f (tau_sat - tau_proxy)),
+    f_D,sat = f_D,proxy + (v_s - [LoS] v_r) . (k_s - k_p) / lambda,  k_x = (v1 - x) / |v1 - x|
 
-with v1 the first interaction point of the path (the receiver for line of sight), p the
-proxy and s the satellite. The amplitude ratio is exact for specular chains (spherical
-spreading along the unfolded path) and a close approximation for diffracted paths.
+with v1 the first interaction point of the path (the receiver itself for line of sight:
+Sionna leaves the vertex buffer of a path without bounces at zero), p the proxy, s the
+satellite and v_s its velocity: the departure direction, and so the transmitter's
+Doppler term, is the true satellite's. The amplitude ratio is exact for specular chains
+(spherical spreading along the unfolded path) and a close approximation for diffracted paths.
 """
 
 from __future__ import annotations
@@ -53,6 +56,12 @@ class PathSet:
     def num_paths(self) -> np.ndarray:
         return self.valid.sum(axis=-1)
 
+    def take(self, rx: slice | np.ndarray) -> "PathSet":
+        """The paths of a subset of the receivers."""
+        return PathSet(a=self.a[rx], tau=self.tau[rx], theta_t=self.theta_t[rx], phi_t=self.phi_t[rx],
+                       theta_r=self.theta_r[rx], phi_r=self.phi_r[rx], doppler=self.doppler[rx], valid=self.valid[rx],
+                       los=self.los[rx], first_vertex=self.first_vertex[rx])
+
 
 def _np(x) -> np.ndarray:  # noqa: ANN001
     return np.asarray(x.numpy())
@@ -68,8 +77,8 @@ def extract(paths) -> PathSet:  # noqa: ANN001
     inter = _np(paths.interactions)  # (depth, rx, tx, path)
     los = valid & (inter[0] == 0)  # InteractionType.NONE at the first bounce
     verts = _np(paths.vertices)  # (depth, rx, tx, path, 3)
-    return PathSet(a=a, tau=_np(paths.tau), theta_t=_np(paths.theta_t), phi_t=_np(paths.phi_t),
-                   theta_r=_np(paths.theta_r), phi_r=_np(paths.phi_r), doppler=_np(paths.doppler),
+    return PathSet(a=a, tau=_np(paths.tau).astype(np.float64), theta_t=_np(paths.theta_t), phi_t=_np(paths.phi_t),
+                   theta_r=_np(paths.theta_r), phi_r=_np(paths.phi_r), doppler=_np(paths.doppler).astype(np.float64),
                    valid=valid, los=los, first_vertex=verts[0] if verts.shape[0] else np.zeros((*valid.shape, 3)))
 
 
@@ -114,17 +123,35 @@ def solve(scene, *, samples_per_src: int, max_depth: int, diffraction: bool, see
 
 
 def proxy_paths_to_satellite(ps: PathSet, proxy_xyz: np.ndarray, sat_xyz: np.ndarray, freq_hz: float,
-                             tx_index: int) -> None:
-    """Move the paths of transmitter ``tx_index`` from its proxy to the satellite, in place (see module doc)."""
-    v1 = ps.first_vertex[:, tx_index]  # (rx, path, 3); the receiver for LoS paths
-    length = ps.tau[:, tx_index] * SPEED_OF_LIGHT_M_S
-    delta = np.linalg.norm(sat_xyz - v1, axis=-1) - np.linalg.norm(proxy_xyz - v1, axis=-1)
+                             tx_index: int, rx_xyz: np.ndarray, sat_velocity: np.ndarray | None = None,
+                             rx_velocity: np.ndarray | None = None) -> None:
+    """Move the paths of transmitter ``tx_index`` from its proxy to the satellite, in place (see module doc).
+
+    ``rx_xyz`` (rx, 3): receiver positions, the first vertex of line-of-sight paths;
+    ``sat_velocity`` (3,): the satellite's velocity, to move the Doppler shift (None: unchanged);
+    ``rx_velocity`` (rx, 3): the receivers' velocities; a line-of-sight path also arrives from the
+    satellite's direction, so its receiver term v_r . k / lambda moves with it.
+    """
+    los = ps.los[:, tx_index]  # (rx, path)
+    v1 = np.where(los[..., None], np.asarray(rx_xyz, float)[:, None, :], ps.first_vertex[:, tx_index])
+    length = ps.tau[:, tx_index].astype(np.float64) * SPEED_OF_LIGHT_M_S
+    to_sat, to_proxy = v1 - np.asarray(sat_xyz, float), v1 - np.asarray(proxy_xyz, float)
+    d_sat, d_proxy = np.linalg.norm(to_sat, axis=-1), np.linalg.norm(to_proxy, axis=-1)
+    delta = d_sat - d_proxy
     new_length = length + delta
     valid = ps.valid[:, tx_index]
     ratio = np.where(valid, length / np.where(valid, new_length, 1.0), 0.0)
     phase = np.exp(-2j * np.pi * freq_hz * delta / SPEED_OF_LIGHT_M_S)
     ps.a[:, :, tx_index] *= (ratio * phase)[:, None, None, :].astype(np.complex64)
     ps.tau[:, tx_index] = np.where(valid, new_length / SPEED_OF_LIGHT_M_S, ps.tau[:, tx_index])
+    if sat_velocity is not None:
+        wavelength = SPEED_OF_LIGHT_M_S / freq_hz
+        v = np.asarray(sat_velocity, float)
+        turn = to_sat / d_sat[..., None] - to_proxy / d_proxy[..., None]  # change of the departure direction
+        shift = turn @ v / wavelength
+        if rx_velocity is not None:  # LoS: the arrival direction turns the other way
+            shift = shift - np.where(los, np.einsum("rpk,rk->rp", turn, np.asarray(rx_velocity, float)), 0.0) / wavelength
+        ps.doppler[:, tx_index] = np.where(valid, ps.doppler[:, tx_index] + shift, ps.doppler[:, tx_index])
 
 
 def add_receivers(scene, positions: np.ndarray, velocities: np.ndarray, names: list[str],  # noqa: ANN001

@@ -18,7 +18,9 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.errors import StinError
-from pipeline.radio.antennas import register_patterns
+from pipeline.radio.antennas import (
+    F1336_SIDELOBES, f1336_sectoral_gain_db, register_patterns, tr38901_element_gain_db, ura_array_gain_db)
+from pipeline.radio.direct import Penetration, direct_gain
 from pipeline.runtime import import_sionna_rt
 
 
@@ -46,6 +48,13 @@ class MapGrid:
         h = self.cell_size_m / 2
         return (float(self.x_m[0] - h), float(self.y_m[0] - h), float(self.x_m[-1] + h), float(self.y_m[-1] + h))
 
+    def cell_centre_of(self, points: np.ndarray) -> np.ndarray:
+        """Centres (n, 3) of the cells holding the points (n, >= 2), on the grid's plane."""
+        p = np.asarray(points, float)
+        ix = np.abs(self.x_m[None, :] - p[:, 0:1]).argmin(axis=1)
+        iy = np.abs(self.y_m[None, :] - p[:, 1:2]).argmin(axis=1)
+        return np.stack([self.x_m[ix], self.y_m[iy], np.full(len(p), self.z_m)], axis=-1)
+
     @classmethod
     def covering(cls, bounds: tuple[float, float, float, float], cell_size_m: float, z_m: float) -> "MapGrid":
         """Grid of square cells covering ``bounds`` (x0, y0, x1, y1), centred on it."""
@@ -70,14 +79,20 @@ def load_rt_scene(scene_xml: Path, freq_hz: float):  # noqa: ANN201
 
 
 def solve_radio_map(solver, scene, grid: MapGrid, samples: int, max_depth: int, diffraction: bool, seed: int,
-           **extra: Any) -> np.ndarray:
+                    los: bool = True, **extra: Any) -> np.ndarray:
+    """One Sionna RT radio-map call on ``grid`` -> path gains (tx, ny, nx), float64.
+
+    Run it with one Dr.Jit thread (:func:`deterministic_threads`) for reproducible maps:
+    with several threads, Sionna's atomic scatter-adds and its wedge hash table depend on
+    thread timing (measured: up to 2e-6 dB without diffraction, whole cells with it).
+    """
     import mitsuba as mi  # noqa: PLC0415
 
     x0, y0, x1, y1 = grid.bounds
     rm = solver(scene, center=mi.Point3f((x0 + x1) / 2, (y0 + y1) / 2, grid.z_m),
                 orientation=mi.Point3f(0.0, 0.0, 0.0), size=mi.Point2f(x1 - x0, y1 - y0),
                 cell_size=mi.Point2f(grid.cell_size_m, grid.cell_size_m), samples_per_tx=int(samples),
-                max_depth=int(max_depth), los=True, specular_reflection=max_depth > 0,
+                max_depth=int(max_depth), los=los, specular_reflection=max_depth > 0,
                 diffuse_reflection=False, refraction=False, diffraction=bool(diffraction),
                 seed=int(seed), **extra)
     gain = np.asarray(rm.path_gain.numpy(), dtype=np.float64)
@@ -109,8 +124,12 @@ class BsConfig:
         if not -90.0 < e_tilt < 90.0:
             raise StinError(f"params.yaml bs.electrical_downtilt_deg = {e_tilt} is out of range", "use -90 < tilt < 90")
         if pattern == "f1336":
+            sidelobes = p.get("f1336_sidelobes", "average")
+            if sidelobes not in F1336_SIDELOBES:
+                raise StinError(f"params.yaml bs.f1336_sidelobes {sidelobes!r} is unknown",
+                                f"use one of {', '.join(F1336_SIDELOBES)}")
             kwargs = {"g0_dbi": float(p["f1336_max_gain_dbi"]), "phi_3db_deg": float(p["f1336_phi_3db_deg"]),
-                      "electrical_tilt_deg": e_tilt}
+                      "electrical_tilt_deg": e_tilt, "sidelobes": sidelobes}
         else:
             kwargs = {"g_max_dbi": float(p.get("element_max_gain_dbi", 8.0))}
         return cls(tuple(float(b) for b in p["sector_bearings_deg"]), float(p["mechanical_downtilt_deg"]), e_tilt,
@@ -120,21 +139,25 @@ class BsConfig:
     def sionna_pattern(self) -> str:
         return "stin_f1336" if self.pattern == "f1336" else "stin_element"
 
-    def precoding(self, scene):  # noqa: ANN001, ANN201
-        """Panel weights for the electrical downtilt (tr38901 panels), or None.
+    def tx_weights(self, scene) -> np.ndarray:  # noqa: ANN001
+        """Complex panel weights w (n,) in the order of ``scene.tx_array`` (set to this panel), |w| = 1:
 
-        w_m = exp(j 2 pi z_m sin(beta)) / sqrt(N) for elements at heights z_m [wavelengths]:
-        the phase front of a beam tilted down by beta (Sionna adds 2 pi p.k / lambda).
+        w_m = exp(j 2 pi z_m sin(beta)) / sqrt(N) for elements at heights z_m [wavelengths], the
+        phase front of a beam tilted down by beta (Sionna adds 2 pi p.k / lambda); uniform
+        without electrical tilt (Sionna's default weighting).
         """
+        z = np.asarray(scene.tx_array.normalized_positions.z.numpy(), float)
+        tilt = self.electrical_downtilt_deg if self.pattern == "tr38901" else 0.0
+        return np.exp(1j * 2 * math.pi * z * math.sin(math.radians(tilt))) / math.sqrt(len(z))
+
+    def precoding(self, scene):  # noqa: ANN001, ANN201
+        """:meth:`tx_weights` as Sionna's ``precoding_vec`` (tr38901 panels with a tilt), or None."""
         if self.pattern != "tr38901" or self.electrical_downtilt_deg == 0.0:
             return None
         import mitsuba as mi  # noqa: PLC0415
 
-        z = np.asarray(scene.tx_array.normalized_positions.z.numpy(), float)
-        phase = 2 * math.pi * z * math.sin(math.radians(self.electrical_downtilt_deg))
-        n = len(z)
-        return (mi.Float((np.cos(phase) / math.sqrt(n)).astype(np.float32)),
-                mi.Float((np.sin(phase) / math.sqrt(n)).astype(np.float32)))
+        w = self.tx_weights(scene)
+        return mi.Float(w.real.astype(np.float32)), mi.Float(w.imag.astype(np.float32))
 
     def array_kwargs(self) -> dict[str, Any]:
         """Arguments of the sector's ``sionna.rt.PlanarArray`` (vertical polarisation)."""
@@ -152,17 +175,51 @@ class BsConfig:
         """Sionna (yaw, pitch, roll): yaw from +x (east) counter-clockwise; pitch > 0 tilts down."""
         return (math.radians(90.0 - bearing_deg), math.radians(self.mechanical_downtilt_deg), 0.0)
 
+    def gain_db(self, direction_enu: np.ndarray, bearing_deg: float) -> np.ndarray:
+        """Sector gain [dBi] toward unit vectors (..., 3): the closed form of what Sionna applies.
+
+        The direction is turned into the antenna frame by R^T u, R = Rz(yaw) Ry(pitch) (Sionna's
+        orientation); f1336: F.1336-5 with its electrical tilt; tr38901: element x array factor
+        of the panel with the precoding of :meth:`precoding` (steered 90 deg + e-tilt from the zenith).
+        """
+        yaw, pitch, _ = self.orientation(bearing_deg)
+        rz = np.array([[math.cos(yaw), -math.sin(yaw), 0], [math.sin(yaw), math.cos(yaw), 0], [0, 0, 1]])
+        ry = np.array([[math.cos(pitch), 0, math.sin(pitch)], [0, 1, 0], [-math.sin(pitch), 0, math.cos(pitch)]])
+        local = np.asarray(direction_enu, float) @ (rz @ ry)
+        if self.pattern == "f1336":
+            az = np.degrees(np.arctan2(local[..., 1], local[..., 0]))
+            el = np.degrees(np.arcsin(np.clip(local[..., 2], -1, 1)))
+            return f1336_sectoral_gain_db(az, el, **self.pattern_kwargs)
+        theta = np.arccos(np.clip(local[..., 2], -1, 1))
+        phi = np.arctan2(local[..., 1], local[..., 0])
+        return (tr38901_element_gain_db(theta, phi, **self.pattern_kwargs)
+                + ura_array_gain_db(theta, phi, rows=self.array_rows, cols=self.array_cols,
+                                    vertical_spacing_wl=self.vertical_spacing_wl,
+                                    horizontal_spacing_wl=self.horizontal_spacing_wl,
+                                    steer_theta=math.radians(90.0 + self.electrical_downtilt_deg)))
+
 
 def trace_bs_maps(scene, sites: list[tuple[str, float, float, float]], bs: BsConfig, grid: MapGrid, *,
                   samples_per_tx: int, max_depth: int, diffraction: bool, seed: int,
-                  batch_sites: int = 4) -> tuple[np.ndarray, list[str]]:
-    """Path gains (tx, ny, nx) of every site sector (BS antenna included, isotropic UE)."""
+                  batch_sites: int = 4, receiver=None, penetration: Penetration | None = None,  # noqa: ANN001
+                  return_direct: bool = False):  # noqa: ANN201
+    """Path gains (tx, ny, nx) of every site sector, BS antenna included, and the sector names.
+
+    ``receiver`` (a pipeline.radio.receiver.ReceiverModel): every ray is weighed by the car's
+    pattern toward its arrival direction (None: isotropic cells). ``penetration``: the direct
+    ray comes from :mod:`pipeline.radio.direct` (exact line of sight at the cell centre, or
+    through walls) and the ray tracer adds only reflected and diffracted power; None keeps
+    Sionna's Monte Carlo line of sight. ``return_direct`` also returns the direct part.
+    """
     rt = import_sionna_rt()
     import mitsuba as mi  # noqa: PLC0415
 
+    from pipeline.radio.mapsolver import PatternRadioMapSolver  # noqa: PLC0415
+
+    register_patterns()
     scene.tx_array = rt.PlanarArray(**bs.array_kwargs())
     scene.rx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
-    solver = rt.RadioMapSolver()
+    solver = PatternRadioMapSolver()
     gains, names = [], []
     batches = [sites[i:i + batch_sites] for i in range(0, len(sites), batch_sites)]
     for batch in tqdm(batches, desc="ray tracing BS sectors", unit="batch", leave=False):
@@ -171,31 +228,51 @@ def trace_bs_maps(scene, sites: list[tuple[str, float, float, float]], bs: BsCon
             scene.add(rt.Transmitter(name, position=mi.Point3f(*pos), orientation=mi.Point3f(*ori)))
             names.append(name)
         gains.append(solve_radio_map(solver, scene, grid, samples_per_tx, max_depth, diffraction, seed,
-                            precoding_vec=bs.precoding(scene)))
+                                     los=penetration is None, precoding_vec=bs.precoding(scene), receiver=receiver))
     clear_devices(scene)
-    return np.concatenate(gains, axis=0), names
+    mc = np.concatenate(gains, axis=0)
+    direct = np.zeros_like(mc)
+    if penetration is not None:
+        cells = grid.centers.reshape(-1, 3)
+        n_sec = len(bs.sector_bearings_deg)
+        for i, (_, x, y, z) in enumerate(sites):  # the sectors of a site share their direct rays' geometry
+            g, arrival, _ = direct_gain(scene, cells, np.array([x, y, z]), None, _frequency(scene), penetration)
+            if receiver is not None:
+                g = g * receiver.ray_gain(arrival)
+            for k, bearing in enumerate(bs.sector_bearings_deg):
+                direct[i * n_sec + k] = (g * 10 ** (bs.gain_db(-arrival, bearing) / 10)).reshape(grid.shape)
+    total = mc + direct
+    return (total, names, direct) if return_direct else (total, names)
 
 
 def trace_satellite_maps(scene, directions_enu: np.ndarray, slant_ranges_m: np.ndarray, grid: MapGrid, *,
                          samples: int, max_depth: int, diffraction: bool, seed: int, proxy_distance_m: float,
-                         launch_margin_m: float, desc: str = "ray tracing satellites") -> np.ndarray:
-    """Path gains (n, ny, nx) from satellites at the true slant ranges (isotropic antennas).
+                         launch_margin_m: float, desc: str = "ray tracing satellites", receiver=None,  # noqa: ANN001
+                         penetration: Penetration | None = None, max_height_m: float = 0.0,
+                         return_direct: bool = False):  # noqa: ANN201
+    """Path gains (n, ny, nx) from satellites at the true slant ranges (isotropic satellite antenna).
 
-    Each satellite is a far-field proxy (pipeline.radio.farfield) traced on its own.
+    Each satellite is a far-field proxy (pipeline.radio.farfield) traced on its own; its rays
+    are aimed at the map + ``launch_margin_m``, grown on the far side so that facades up to
+    ``max_height_m`` facing the satellite are lit. ``receiver`` and ``penetration`` as in
+    :func:`trace_bs_maps` (the direct ray: free space at the true range to each cell).
     """
     rt = import_sionna_rt()
     import mitsuba as mi  # noqa: PLC0415
 
     from pipeline.radio.farfield import (  # noqa: PLC0415
         FarFieldRadioMapSolver, LaunchArea, proxy_position, proxy_to_satellite_gain)
+    from pipeline.radio.link import free_space_path_gain  # noqa: PLC0415
 
     scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
     scene.rx_array = scene.tx_array
     solver = FarFieldRadioMapSolver()
     x0, y0, x1, y1 = grid.bounds
     center = ((x0 + x1) / 2, (y0 + y1) / 2)
-    launch = LaunchArea(x0, y0, x1, y1, grid.z_m).grown(launch_margin_m)
+    base = LaunchArea(x0, y0, x1, y1, grid.z_m).grown(launch_margin_m)
     out = np.zeros((len(directions_enu), *grid.shape))
+    direct = np.zeros_like(out)
+    cells = grid.centers
     for i in tqdm(range(len(directions_enu)), desc=desc, unit="sat", leave=False):
         if directions_enu[i][2] <= 0:
             raise StinError("a satellite below the horizon was passed to the ray tracer",
@@ -203,10 +280,45 @@ def trace_satellite_maps(scene, directions_enu: np.ndarray, slant_ranges_m: np.n
         proxy = proxy_position(directions_enu[i], center, proxy_distance_m)
         clear_devices(scene)
         scene.add(rt.Transmitter("sat", position=mi.Point3f(*[float(v) for v in proxy])))
-        g = solve_radio_map(solver, scene, grid, samples, max_depth, diffraction, seed, launch_area=launch)[0]
-        out[i] = proxy_to_satellite_gain(g, grid.centers, proxy, directions_enu[i], float(slant_ranges_m[i]), center)
+        launch = base.covering_facades(directions_enu[i], max_height_m)
+        g = solve_radio_map(solver, scene, grid, samples, max_depth, diffraction, seed, los=penetration is None,
+                            launch_area=launch, receiver=receiver)[0]
+        out[i] = proxy_to_satellite_gain(g, cells, proxy, directions_enu[i], float(slant_ranges_m[i]), center)
+        if penetration is not None:
+            u = np.asarray(directions_enu[i], float) / np.linalg.norm(directions_enu[i])
+            sat = np.array([center[0], center[1], 0.0]) + float(slant_ranges_m[i]) * u
+            wall, arrival, _ = direct_gain(scene, cells.reshape(-1, 3), None, u, _frequency(scene), penetration)
+            g_dir = wall * free_space_path_gain(np.linalg.norm(cells.reshape(-1, 3) - sat, axis=-1),
+                                                _frequency(scene))
+            if receiver is not None:
+                g_dir = g_dir * receiver.ray_gain(arrival)
+            direct[i] = g_dir.reshape(grid.shape)
     clear_devices(scene)
-    return out
+    total = out + direct
+    return (total, direct) if return_direct else total
+
+
+def _frequency(scene) -> float:  # noqa: ANN001
+    f = scene.frequency
+    return float(f.numpy().item()) if hasattr(f, "numpy") else float(f)
+
+
+def deterministic_threads():  # noqa: ANN201
+    """Context: Dr.Jit runs on one thread inside, so radio maps are reproducible (see solve_radio_map)."""
+    import contextlib  # noqa: PLC0415
+
+    import drjit as dr  # noqa: PLC0415
+
+    @contextlib.contextmanager
+    def scope():  # noqa: ANN202
+        before = dr.thread_count()
+        dr.set_thread_count(1)
+        try:
+            yield
+        finally:
+            dr.set_thread_count(before)
+
+    return scope()
 
 
 def clear_devices(scene) -> None:  # noqa: ANN001

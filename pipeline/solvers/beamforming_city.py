@@ -10,9 +10,11 @@ ray-traced channels. How each channel of problem (17) is made:
   direction k_p (``theta_t_rad``, ``phi_t_rad``) with coefficient a_p (sector pattern, UE
   element pattern, propagation), so element n sees a_p exp(j pi (r_n k_p,z + c_n k_p.u_h)) /
   sqrt(Nb): the panel's gain is split over the Nb elements (peak array gain = the traced panel
-  gain, no extra directivity invented). Each car combines its rooftop array with a fixed
-  receive vector, the dominant left singular vector of its BS channel matrix (rx_ant x Nb),
-  which makes it the paper's single-antenna user.
+  gain, no extra directivity invented). Each car receives through the project's receiver model
+  (pipeline.radio.receiver): with the default fixed array, each polarisation's elements are summed
+  with uniform weights and only the two polarisation outputs are combined; with the steered array
+  all ports are. The combiner is the dominant left singular vector of the resulting BS channel
+  matrix, which makes the car the paper's single-antenna user.
 - **Satellite -> users** (g_ue, M x Ns): the rank-0 serving satellite's traced paths through
   the same combiner, with the traced beam's TR 38.811 gain (``sat_antenna_gain_db``) replaced
   by that of each of Ns beams: beam 0 aims at the Earth station, beams 1..6 sit in a hexagon
@@ -22,7 +24,8 @@ ray-traced channels. How each channel of problem (17) is made:
   of ``es_height_m`` at the satellite's beam target (the ES is not a ray-tracing receiver),
   with the same beam gains and TR 38.811 losses.
 - **BS -> ES** (h_es): the radio map's ray-traced sector path gain in the ES cell (sector
-  pattern included, isotropic receiver at the map height) times the ES dish's side-lobe gain
+  pattern included; the car's receive pattern, which the maps apply per ray, divided out toward
+  the BS) times the ES dish's side-lobe gain
   towards the horizon; phases of the virtual array from the geometric direction site -> ES.
 - **Sensing targets**: ground points ``target_range_m`` from the site at the sector bearing
   +- ``target_offsets_deg`` (project choice, vehicles in the sector); the BS rows are the
@@ -153,6 +156,13 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
     phi = channels["phi_t_rad"].isel(time=t).values[users, tx]
     steer = panel_steering(_direction(theta, phi), bearing, s.bs_rows, s.bs_cols) / math.sqrt(nb)  # (M, path, Nb)
     h_mat = np.einsum("mrp,mpn->mrn", a[:, tx], steer)  # (M, rx_ant, Nb)
+    if link.receiver.mode == "fixed_array":
+        # the car's fixed pattern (pipeline.radio.receiver): each polarisation's elements summed with uniform
+        # weights 1 / sqrt(N) (Sionna orders a dual-polarised array's ports V..., H...); only the two
+        # polarisation outputs are then combined, as the maps count the power of both polarisations
+        n_el = link.receiver.n_elements
+        n_pol = h_mat.shape[1] // n_el
+        h_mat = h_mat.reshape(len(users), n_pol, n_el, nb).sum(axis=2) / math.sqrt(n_el)
     combiners = []
     for k in range(len(users)):
         u, _sv, _vh = np.linalg.svd(h_mat[k], full_matrices=False)
@@ -182,6 +192,9 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
     g_map = float(radiomaps["path_gain_bs"].values[rm_i, iy, ix])
     g_map = g_map if g_map > link.gain_floor else 0.0  # no traced path into the ES cell
     to_es = (es_xyz - site) / max(float(np.linalg.norm(es_xyz - site)), 1.0)
+    # the maps weigh every ray by the car's receive pattern; the ES is no car: take the pattern out
+    # toward the BS (an approximation for rays arriving from other directions)
+    g_map /= float(link.receiver.ray_gain(-to_es))
     h_es = math.sqrt(g_map * 10 ** (s.es_sidelobe_dbi / 10)) * panel_steering(to_es, bearing, s.bs_rows,
                                                                                s.bs_cols) / math.sqrt(nb)
 

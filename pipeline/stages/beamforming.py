@@ -233,7 +233,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     # ---- the ray-traced city: sector, users, admission (PA1 phase 1 on growing user sets)
     ch = load_channels(paths.channels_nc).load()
     rm = read_netcdf(paths.radiomaps_nc)
-    link = LinkParams.from_params(section(params, "link"), section(params, "ue"))
+    link = LinkParams.from_params(section(params, "link"), section(params, "ue"),
+                                 number(section(params, "radio"), "freq_hz", "params.yaml radio"))
     bs = BsConfig.from_params(section(params, "bs"))
     frame = LocalFrame(rm.attrs["frame_lat0_deg"], rm.attrs["frame_lon0_deg"])
     target = beam_target_xyz(link.sat_beam_target, rm, frame)

@@ -15,7 +15,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from pipeline.config import section
+from pipeline.config import number, section
 from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import write_json
@@ -29,16 +29,44 @@ from pipeline.stages._common import run_stage
 from pipeline.stages.heatmaps import beam_target_xyz
 
 
-def route_vs_map(raypaths, radiomaps, floor_db: float = -200.0) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """dB differences path-solver gain (isotropic UE) - radio-map cell at slot 0 for every (ue, bs)
-    pair that both see, and whether the pair has a line-of-sight path."""
-    g_path = raypaths["bs_gain_iso_rx_slot0"].values  # (ue, bs)
-    ix = np.abs(radiomaps.x.values[None, :] - raypaths.ue_x_m.values[0][:, None]).argmin(axis=1)
-    iy = np.abs(radiomaps.y.values[None, :] - raypaths.ue_y_m.values[0][:, None]).argmin(axis=1)
-    g_map = radiomaps["path_gain_bs"].values[:, iy, ix].T.astype(float)  # (ue, bs)
-    both = (lin_to_db(g_path) > floor_db) & (lin_to_db(g_map) > floor_db)
-    los = raypaths["path_los"].values[0].astype(bool).any(-1)[:, : g_path.shape[1]]
-    return (lin_to_db(g_path) - lin_to_db(g_map))[both], los[both]
+def map_cells(radiomaps, x_m: np.ndarray, y_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """Indices (iy, ix) of the radio-map cells holding the points (x_m, y_m) (same shape)."""
+    ix = np.abs(radiomaps.x.values[None, :] - np.ravel(x_m)[:, None]).argmin(axis=1).reshape(np.shape(x_m))
+    iy = np.abs(radiomaps.y.values[None, :] - np.ravel(y_m)[:, None]).argmin(axis=1).reshape(np.shape(y_m))
+    return iy, ix
+
+
+def route_vs_map(channels, radiomaps, heat, floor_db: float = -200.0) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """Both tracers on the same links: path-solver gains at the route points vs the radio-map
+    cells they fall in, every slot, BS sectors and serving satellites (the satellite's antenna
+    gain and NTN losses taken out of the channels, as the maps store path gains without them),
+    and heatmap CINR vs channels CINR at the same points and slots.
+
+    Returns dB differences (channels - map) of the links both see, their line-of-sight flags,
+    whether the map's direct ray carries less than half the cell's power (ray-traced links),
+    and the CINR differences.
+    """
+    iy, ix = map_cells(radiomaps, channels.ue_x_m.values, channels.ue_y_m.values)  # (time, ue)
+    kinds = channels["tx_kind"].values
+    g_ch = channels["gain_db"].values.astype(float)  # (time, ue, tx)
+    los = channels["los"].values.astype(bool)
+    n_bs = int((kinds == "bs").sum())
+    m_bs = radiomaps["path_gain_bs"].values[:, iy, ix]  # (bs, time, ue)
+    d_bs = radiomaps["path_gain_bs_direct"].values[:, iy, ix]
+    t_idx = np.arange(channels.sizes["time"])[:, None]
+    m_sat = np.moveaxis(radiomaps["path_gain_sat"].values[t_idx, :, iy, ix], -1, 2)  # (time, ue, rank)
+    d_sat = np.moveaxis(radiomaps["path_gain_sat_direct"].values[t_idx, :, iy, ix], -1, 2)
+    g_map = np.concatenate([np.moveaxis(m_bs, 0, -1), m_sat], axis=-1).astype(float)
+    direct = np.concatenate([np.moveaxis(d_bs, 0, -1), d_sat], axis=-1).astype(float)
+    sat_budget = np.nan_to_num(channels["sat_antenna_gain_db"].values.astype(float))
+    g_ch[..., n_bs:] -= sat_budget
+    map_db = lin_to_db(g_map)
+    both = (g_ch > floor_db) & (map_db > floor_db)
+    traced = direct < 0.5 * g_map
+    cinr_bs, cinr_leo = heat["cinr_bs_db"].values[:, iy, ix], heat["cinr_leo_db"].values[:, iy, ix]  # (time, ue)
+    return {"diff_db": (g_ch - map_db)[both], "los": los[both], "traced": traced[both],
+            "cinr_diff_db": np.concatenate([(channels["cinr_bs_db"].values - cinr_bs).ravel(),
+                                            (channels["cinr_leo_db"].values - cinr_leo).ravel()])}
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
@@ -47,19 +75,29 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             raise StinError(f"{f} not found", "run the earlier stages first ('dvc repro')")
     raypaths = read_netcdf(paths.raypaths_nc)
     radiomaps = read_netcdf(paths.radiomaps_nc)
-    link = LinkParams.from_params(section(params, "link"), section(params, "ue"))
+    link = LinkParams.from_params(section(params, "link"), section(params, "ue"),
+                                 number(section(params, "radio"), "freq_hz", "params.yaml radio"))
     frame = LocalFrame(radiomaps.attrs["frame_lat0_deg"], radiomaps.attrs["frame_lon0_deg"])
     center = np.array([float(radiomaps.x.mean()), float(radiomaps.y.mean()), 0.0])
-    ds = assemble_channels(raypaths, link, beam_target_xyz(link.sat_beam_target, radiomaps, frame), center)
+    both = assemble_channels(raypaths, link, beam_target_xyz(link.sat_beam_target, radiomaps, frame), center)
+    cinr_bs, cinr_leo = cinr_along_routes(both, link)
+    both["cinr_bs_db"] = (("time", "ue"), cinr_bs.astype(np.float32))
+    both["cinr_leo_db"] = (("time", "ue"), cinr_leo.astype(np.float32))
+    cars = both["check_point"].values == 0
+    ds = both.isel(ue=cars).drop_vars("check_point")
     write_netcdf(ds, paths.channels_nc)
-
-    diff, diff_los = route_vs_map(raypaths, radiomaps)
+    heat = read_netcdf(paths.heatmaps_nc)
+    # the two tracers on the same links: path solver at each car's map-cell centre vs that cell
+    cmp = route_vs_map(both.isel(ue=~cars), radiomaps, heat)
+    diff, diff_los = cmp["diff_db"], cmp["los"]
+    # the car itself vs its cell (adds the field's variation inside a 5 m cell)
+    at_car = route_vs_map(ds, radiomaps, heat)
     sat = ds["tx_kind"].values == "sat"
-    present = (raypaths.sat_index.values >= 0)[:, None, :].repeat(raypaths.sizes["ue"], axis=1)  # (time, ue, rank)
+    present = (raypaths.sat_index.values >= 0)[:, None, :].repeat(ds.sizes["ue"], axis=1)  # (time, ue, rank)
     n_far = ds["num_paths"].values[..., sat]
     los_far = ds["los"].values[..., sat].astype(bool)
-    n_naive = raypaths["naive_num_paths"].values
-    los_naive = raypaths["naive_los"].values.astype(bool)
+    n_naive = raypaths["naive_num_paths"].values[:, cars]
+    los_naive = raypaths["naive_los"].values[:, cars].astype(bool)
     nlos = present & ~los_far  # points that are NLoS for the satellite (geometry, from the far-field run)
 
     def stats(n: np.ndarray) -> dict[str, float]:
@@ -67,7 +105,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                 "mean_paths_per_point": float(n[present].mean()),
                 "nlos_points_with_path_share": float((n[nlos] >= 1).mean()) if nlos.any() else float("nan")}
 
-    far, naive = stats(n_far), stats(n_naive)
+    far = stats(n_far)
+    naive = stats(n_naive) if raypaths.attrs.get("naive_comparison", 0) else dict.fromkeys(far, float("nan"))
     metrics = {
         "route_vs_map_gain_diff_db_median": round(float(np.median(np.abs(diff))), 3),
         "route_vs_map_gain_diff_db_p90": round(float(np.percentile(np.abs(diff), 90)), 3),
@@ -76,6 +115,15 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         "route_vs_map_los_diff_db_median": round(float(np.median(np.abs(diff[diff_los]))), 3) if diff_los.any() else None,
         "route_vs_map_nlos_diff_db_median": round(float(np.median(np.abs(diff[~diff_los]))), 3) if (~diff_los).any() else None,
         "route_vs_map_los_pairs": int(diff_los.sum()),
+        "route_vs_map_traced_diff_db_median": round(float(np.median(np.abs(diff[cmp["traced"]]))), 3)
+        if cmp["traced"].any() else None,
+        "route_vs_map_traced_pairs": int(cmp["traced"].sum()),
+        "route_vs_map_cinr_diff_db_median": round(float(np.nanmedian(np.abs(cmp["cinr_diff_db"]))), 3),
+        "route_vs_map_cinr_diff_db_p90": round(float(np.nanpercentile(np.abs(cmp["cinr_diff_db"]), 90)), 3),
+        "receiver": link.receiver.mode,
+        "route_point_vs_cell_gain_diff_db_median": round(float(np.median(np.abs(at_car["diff_db"]))), 3),
+        "route_point_vs_cell_gain_diff_db_p90": round(float(np.percentile(np.abs(at_car["diff_db"]), 90)), 3),
+        "route_point_vs_cell_cinr_diff_db_median": round(float(np.nanmedian(np.abs(at_car["cinr_diff_db"]))), 3),
         "sat_points_with_path_share": round(far["points_with_path_share"], 4),
         "sat_mean_paths_per_point": round(far["mean_paths_per_point"], 3),
         "sat_nlos_points_with_path_share": round(far["nlos_points_with_path_share"], 4),
@@ -83,13 +131,11 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         "naive_sat_mean_paths_per_point": round(naive["mean_paths_per_point"], 3),
         "naive_sat_nlos_points_with_path_share": round(naive["nlos_points_with_path_share"], 4),
         "sat_nlos_points": int(nlos.sum()), "sat_points": int(present.sum()),
-        "naive_sat_los_points_share": round(float(los_naive[present].mean()), 4),
-        "raytracer_seconds": round(float(raypaths.attrs["raytracer_seconds"]), 2),
+        "naive_sat_los_points_share": round(float(los_naive[present].mean()), 4)
+        if raypaths.attrs.get("naive_comparison", 0) else None,
     }
     write_json(paths.channels_metrics, metrics)
 
-    cinr_bs, cinr_leo = cinr_along_routes(ds)
-    heat = read_netcdf(paths.heatmaps_nc)
     buildings = gpd.read_file(paths.buildings_local)
     sites = gpd.read_file(paths.sites_geojson)
     routes = gpd.read_file(paths.routes_geojson).to_crs(frame.crs).set_index("ue")
@@ -98,9 +144,10 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         ue_xy = np.stack([ds.ue_x_m.values[:, k], ds.ue_y_m.values[:, k]], axis=-1)
         plot_route_cinr(paths.figures_dir / "routes" / f"route_cinr_{ue}.png", str(ue), ds.time.values, cinr_bs[:, k],
                         cinr_leo[:, k], heat, buildings, sites, line, ue_xy)
-    print(f"[channels] route vs radio map (BS, slot 0): median |diff| {metrics['route_vs_map_gain_diff_db_median']} dB, "
-          f"p90 {metrics['route_vs_map_gain_diff_db_p90']} dB over {diff.size} links (line of sight: "
-          f"{metrics['route_vs_map_los_diff_db_median']} dB over {metrics['route_vs_map_los_pairs']})")
+    print(f"[channels] path solver at the cars' map cells vs the radio maps (every slot, BS and satellites): median |diff| "
+          f"{metrics['route_vs_map_gain_diff_db_median']} dB, p90 {metrics['route_vs_map_gain_diff_db_p90']} dB over "
+          f"{diff.size} links (line of sight: {metrics['route_vs_map_los_diff_db_median']} dB over "
+          f"{metrics['route_vs_map_los_pairs']}); CINR median |diff| {metrics['route_vs_map_cinr_diff_db_median']} dB")
     print(f"[channels] satellite paths: far-field {far['points_with_path_share']:.1%} of points, "
           f"{far['mean_paths_per_point']:.2f} paths/point, NLoS points reached {far['nlos_points_with_path_share']:.1%}; "
           f"naive {naive['points_with_path_share']:.1%}, {naive['mean_paths_per_point']:.2f}, "

@@ -23,7 +23,6 @@ from pipeline.io.atomic import write_json
 from pipeline.io.figures import plot_city_coverage
 from pipeline.io.netcdf import read_netcdf
 from pipeline.io.paths import CityPaths
-from pipeline.radio.channels import cinr_along_routes
 from pipeline.solvers import coverage_plots, multiconnectivity, stochastic_geometry
 from pipeline.solvers.coverage import calibrate_city_network, coverage_from_cinr, heatmap_coverage
 from pipeline.stages._common import run_stage
@@ -97,7 +96,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     routes = None
     if paths.channels_nc.is_file():
         ch = read_netcdf(paths.channels_nc)
-        bs_db, sat_db = cinr_along_routes(ch)
+        bs_db, sat_db = ch["cinr_bs_db"].values, ch["cinr_leo_db"].values  # the channels stage's CINR
         routes = coverage_from_cinr(bs_db, sat_db, thr_all, rates, float(ch.attrs["bandwidth_hz"]))
 
     # 2. seed 002 model calibrated to the city

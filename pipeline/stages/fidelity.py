@@ -1,7 +1,11 @@
-"""DVC stage ``fidelity``: the ray tracer against closed forms and the 3GPP tables.
+"""DVC stages ``fidelity`` and ``fidelity_report``: the ray tracer against closed forms, the
+3GPP tables and itself.
 
-Writes ``results/<city>/fidelity.json`` and prints the LoS-probability table next to
-TR 38.811. See pipeline.radio.fidelity for the checks.
+``fidelity`` traces (free space, two-ray, satellite LoS, ray efficiency, LoS probability next
+to TR 38.811, radio maps traced twice) and checks the car's element pattern and the satellite
+LoS paths along the routes (delay and Doppler vs the true geometry) ->
+``data/<city>/fidelity_checks.json``; ``fidelity_report`` adds what the CINR maps show (no ray
+traced) -> ``results/<city>/fidelity.json``. See pipeline.radio.fidelity for the checks.
 """
 
 from __future__ import annotations
@@ -19,11 +23,29 @@ from pipeline.io.atomic import read_json, write_json
 from pipeline.io.paths import CityPaths
 from pipeline.orbits.constellation import slant_range_m
 from pipeline.radio.farfield import LaunchArea, proxy_position, ray_efficiency
+from pipeline.io.netcdf import read_netcdf
 from pipeline.radio.fidelity import (
-    TR38811_LOS_PROBABILITY, direction_enu, free_space_checks, los_probability, satellite_los_check)
+    TR38811_LOS_PROBABILITY, cinr_distance_spearman, direction_enu, free_space_checks, los_probability,
+    satellite_los_check, satellite_los_path_errors, ue_element_azimuth_spread_db)
+from pipeline.radio.maptasks import run_task
+from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import MapGrid, load_rt_scene
 from pipeline.stages._common import run_stage
-from pipeline.stages.radiomaps import outdoor_mask
+from pipeline.stages.radiomaps import map_job, outdoor_mask
+
+
+def radiomap_repeat_max_abs_diff_db(job, site, direction: np.ndarray, slant_range_m: float) -> float:  # noqa: ANN001
+    """Trace one BS site's sectors and one satellite map twice (as the radiomaps stage does,
+    one Dr.Jit thread per task); max |dB difference| over cells finite in both runs."""
+    worst = 0.0
+    for kind, payload in (("bs", [site]), ("sat", (direction, slant_range_m))):
+        a, _ = run_task(job, kind, payload)
+        b, _ = run_task(job, kind, payload)
+        both = (a > 0) & (b > 0)
+        if (a > 0).sum() != both.sum() or (b > 0).sum() != both.sum():
+            return float("inf")
+        worst = max(worst, float(np.max(np.abs(10 * np.log10(a[both]) - 10 * np.log10(b[both])), initial=0.0)))
+    return worst
 
 NAIVE_REFERENCE_DISTANCE_M = 20_000.0  # DESIGN.md measured the naive launch at 20 km
 
@@ -77,6 +99,17 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     elevations = [float(e) for e in fp["elevations_deg"]]
     p_los = los_probability(scene, points, elevations, int(number(fp, "azimuths", w)))
 
+    # channel self-consistency: the car's element, satellite LoS paths, reproducible maps, Fig. 2 trends
+    receiver = ReceiverModel.from_params(section(params, "ue"))
+    spread = ue_element_azimuth_spread_db(receiver)
+    raypaths, orbits = read_netcdf(paths.raypaths_nc), read_netcdf(paths.orbits_nc)
+    sat_paths = satellite_los_path_errors(raypaths, orbits, np.array([*center, 0.0]))
+    sites = gpd.read_file(paths.sites_geojson)
+    job = map_job(params, paths, grid, buildings)
+    first = sites.iloc[0]
+    repeat = radiomap_repeat_max_abs_diff_db(job, (first.site_id, float(first.x_m), float(first.y_m), float(first.z_m)),
+                                             d, rng)
+
     table = {}
     for e in elevations:
         key = str(int(e)) if float(e).is_integer() else str(e)
@@ -91,23 +124,62 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         "sat_ray_efficiency": round(eff, 5),
         "naive_sat_ray_efficiency": round(naive, 7),
         "naive_sat_ray_efficiency_20km": round(naive20, 7),
+        "ue_element_azimuth_spread_db": round(max(spread["sionna_pattern"], spread["receiver_model"]), 4),
+        "sat_los_delay_error_ns_max": None if sat_paths["sat_los_delay_error_ns_max"] is None
+        else round(sat_paths["sat_los_delay_error_ns_max"], 4),
+        "sat_doppler_error_hz_max": None if sat_paths["sat_doppler_error_hz_max"] is None
+        else round(sat_paths["sat_doppler_error_hz_max"], 4),
+        "radiomap_repeat_max_abs_diff_db": repeat,
+        "receiver": receiver.mode,
         "los_probability": table,
         "details": {"free_space": fs, "satellite_los": sat, "los_points": int(len(points)),
+                    "ue_element_spread": spread, "sat_los_paths": sat_paths["sat_los_paths"],
                     "proxy_distance_m": float(rtp["proxy_distance_m"])},
     }
-    write_json(paths.fidelity_json, result)
+    write_json(paths.fidelity_checks_json, result)
     print(f"[fidelity] Friis {result['friis_error_db_median']:.3f} dB, two-ray {result['two_ray_error_db_median']:.3f} dB, "
           f"satellite LoS {result['sat_los_error_db_median']:.3f} dB (median |error|)")
     print(f"[fidelity] ray efficiency: far-field {eff:.1%}, naive transmitter at the proxy {naive:.4%} "
           f"(at 20 km: {naive20:.4%})")
+    print(f"[fidelity] car element azimuth spread {result['ue_element_azimuth_spread_db']} dB; satellite LoS paths: "
+          f"delay error {result['sat_los_delay_error_ns_max']} ns, Doppler error {result['sat_doppler_error_hz_max']} Hz "
+          f"(max); radio map repeat {repeat} dB")
     print(f"[fidelity] LoS probability, {city} ({len(points)} street points) vs TR 38.811:")
     print("  elev  ray-traced  dense-urban  urban")
     for k, v in table.items():
         print(f"  {k:>4}  {v['raytraced']:10.3f}  {v['tr38811_dense_urban']:11.3f}  {v['tr38811_urban']:5.3f}")
 
 
+def build_report(params: dict[str, Any], paths: CityPaths) -> None:
+    """``fidelity.json``: the tracer checks plus what the CINR maps show (no ray traced, so a power
+    change reruns only this): Spearman rank correlation of CINR with the distance to the nearest BS
+    (the trends of Fig. 2 in Nguyen-Kha et al., arXiv 2408.15394) and satellite coverage at 0 dB."""
+    import geopandas as gpd  # noqa: PLC0415
+
+    checks = read_json(paths.fidelity_checks_json)
+    if checks is None or not paths.heatmaps_nc.is_file():
+        raise StinError(f"fidelity checks or heatmaps of '{params['city']}' not found",
+                        "run the earlier stages first ('dvc repro')")
+    sites = gpd.read_file(paths.sites_geojson)
+    heat = read_netcdf(paths.heatmaps_nc)
+    rho = cinr_distance_spearman(heat, np.stack([sites.x_m.values, sites.y_m.values], axis=-1))
+    leo = heat["cinr_leo_db"].values[:, heat["outdoor"].values.astype(bool)]
+    trends = {"cinr_distance_spearman": {k: round(v, 4) for k, v in rho.items()},
+              "sat_sc_coverage_0db": round(float((leo >= 0.0).mean()), 4)}
+    keys = list(checks)
+    at = keys.index("los_probability") if "los_probability" in keys else len(keys)
+    merged = {**{k: checks[k] for k in keys[:at]}, **trends, **{k: checks[k] for k in keys[at:]}}
+    write_json(paths.fidelity_json, merged)
+    print(f"[fidelity] CINR vs distance to the nearest BS (Spearman, slot 0): BS {rho['bs']:+.3f}, LEO {rho['leo']:+.3f}; "
+          f"LEO-UE CINR >= 0 dB in {trends['sat_sc_coverage_0db']:.1%} of outdoor cells and slots")
+
+
 def main() -> int:
     return run_stage("fidelity", build)
+
+
+def main_report() -> int:
+    return run_stage("fidelity_report", build_report)
 
 
 if __name__ == "__main__":

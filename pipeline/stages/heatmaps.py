@@ -13,7 +13,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from pipeline.config import section
+from pipeline.config import number, section
 from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import write_json
@@ -41,7 +41,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     if not paths.radiomaps_nc.is_file():
         raise StinError(f"{paths.radiomaps_nc} not found", "run the radiomaps stage first ('dvc repro')")
     radiomaps = read_netcdf(paths.radiomaps_nc)
-    link = LinkParams.from_params(section(params, "link"), section(params, "ue"))
+    link = LinkParams.from_params(section(params, "link"), section(params, "ue"),
+                                 number(section(params, "radio"), "freq_hz", "params.yaml radio"))
     frame = LocalFrame(radiomaps.attrs["frame_lat0_deg"], radiomaps.attrs["frame_lon0_deg"])
     heat = compute_cinr(radiomaps, link, beam_target_xyz(link.sat_beam_target, radiomaps, frame))
     heat["spatial_ref"] = ((), 0, {"crs_wkt": frame.crs.to_wkt(), "spatial_ref": frame.proj4})

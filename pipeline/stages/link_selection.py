@@ -71,7 +71,10 @@ def solve_all(p: SlotProblem, ls: dict[str, Any]) -> dict[str, dict[str, Any]]:
         ev = evaluate(p, x, y)
         if not ev.feasible:
             raise RuntimeError(f"{name} returned an infeasible association: {ev.violations}")
-        out[name] = {"sum_rate": ev.sum_rate, "seconds": time.perf_counter() - t0, "trace": trace}
+        y_bin = np.asarray(y, float).round()
+        out[name] = {"sum_rate": ev.sum_rate, "seconds": time.perf_counter() - t0, "trace": trace,
+                     "ues_with_sat": int((y_bin.sum(1) > 0).sum()),
+                     "sat_rate": float((y_bin * np.log2(1 + ev.sinr_sat)).sum())}
     return out
 
 
@@ -134,6 +137,11 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         "sca_start_per_slot": [s["sca"]["trace"].start for s in per_slot],
         "runtime_s_per_slot": {a: round(float(np.mean([s[a]["seconds"] for s in per_slot])), 4) for a in ALGORITHMS},
         "slots_solved": len(per_slot), "infeasible_slots": infeasible,
+        # the optimum's use of the satellites: car-slots with a satellite link, share of the sum rate they carry
+        "sat_served_share": round(sum(s["optimal"]["ues_with_sat"] for s in per_slot) / (len(per_slot) * ds.sizes["ue"]), 4),
+        "sat_served_car_slots": int(sum(s["optimal"]["ues_with_sat"] for s in per_slot)),
+        "sat_rate_share": round(sum(s["optimal"]["sat_rate"] for s in per_slot) / total["optimal"], 6)
+        if total["optimal"] > 0 else 0.0,
         "n_ue": ds.sizes["ue"], "n_bs_cells": int((ds.tx_kind.values == "bs").sum()),
         "n_sat_ranks": int((ds.tx_kind.values == "sat").sum()),
         "sweep_bs_power_dbm": {"values": bs_values, **bs_sweep},

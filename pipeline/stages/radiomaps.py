@@ -27,7 +27,10 @@ from pipeline.io.atomic import read_json, write_json
 from pipeline.io.netcdf import read_netcdf, write_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.orbits.window import serving_attributes
-from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene, trace_bs_maps, trace_satellite_maps
+from pipeline.radio.direct import Penetration
+from pipeline.radio.maptasks import MapJob, run_map_tasks
+from pipeline.radio.receiver import ReceiverModel
+from pipeline.radio.tracing import BsConfig, MapGrid
 from pipeline.stages._common import run_stage
 
 
@@ -36,6 +39,23 @@ def outdoor_mask(grid: MapGrid, footprints: gpd.GeoSeries) -> np.ndarray:
     union = shapely.union_all(footprints.to_numpy())
     xx, yy = np.meshgrid(grid.x_m, grid.y_m)
     return ~shapely.contains_xy(union, xx, yy)
+
+
+def map_job(params: dict[str, Any], paths: CityPaths, grid: MapGrid, buildings: gpd.GeoDataFrame) -> MapJob:
+    """The radio-map tracing job of params.yaml (radio, bs, ue, raytracing) on ``grid``."""
+    rtp = section(params, "raytracing")
+    where = "params.yaml raytracing"
+    freq_hz = number(section(params, "radio"), "freq_hz", "params.yaml radio")
+    return MapJob(scene_xml=paths.scene_xml, freq_hz=freq_hz, grid=grid, bs=BsConfig.from_params(section(params, "bs")),
+                  receiver=ReceiverModel.from_params(section(params, "ue")),
+                  penetration=Penetration.from_params(rtp.get("penetration", {}), freq_hz),
+                  max_depth=int(number(rtp, "max_depth", where, positive=False, minimum=0)),
+                  diffraction=bool(rtp["diffraction"]), seed=int(number(rtp, "seed", where, positive=False, minimum=0)),
+                  bs_samples_per_tx=int(number(rtp, "bs_samples_per_tx", where)),
+                  sat_samples=int(number(rtp, "sat_samples", where)),
+                  proxy_distance_m=number(rtp, "proxy_distance_m", where),
+                  launch_margin_m=number(rtp, "launch_margin_m", where, positive=False, minimum=0),
+                  max_height_m=float(buildings["height_m"].max()) if len(buildings) else 0.0)
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
@@ -69,29 +89,25 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     if not outdoor.any():
         raise StinError(f"no radio-map cell of '{city}' lies outdoors ({grid.shape[0] * grid.shape[1]} cells)",
                         "use a smaller raytracing.cell_size_m")
-    scene = load_rt_scene(paths.scene_xml, freq_hz)
-    t0 = time.perf_counter()
     site_rows = [(r.site_id, float(r.x_m), float(r.y_m), float(r.z_m)) for r in sites.itertuples()]
-    g_bs, bs_names = trace_bs_maps(scene, site_rows, bs, grid, samples_per_tx=int(number(rtp, "bs_samples_per_tx", where)),
-                                   max_depth=max_depth, diffraction=bool(rtp["diffraction"]), seed=seed)
-    t_bs = time.perf_counter() - t0
-
     n_time, n_rank = serving.shape
-    g_sat = np.zeros((n_time, n_rank, *grid.shape))
     att = serving_attributes(orbits, ("elevation_deg", "azimuth_deg", "slant_range_m", "direction_enu"))
     elev, azim, rng = att["elevation_deg"], att["azimuth_deg"], att["slant_range_m"]
     dirs = np.nan_to_num(att["direction_enu"])
     # trace each distinct (satellite, slot) once; a satellite moves between slots, so no reuse
     todo = [(t, r) for t in range(n_time) for r in range(n_rank) if serving[t, r] >= 0]
-    t1 = time.perf_counter()
-    traced = trace_satellite_maps(scene, np.array([dirs[t, r] for t, r in todo]), np.array([rng[t, r] for t, r in todo]),
-                                  grid, samples=int(number(rtp, "sat_samples", where)), max_depth=max_depth,
-                                  diffraction=bool(rtp["diffraction"]), seed=seed,
-                                  proxy_distance_m=number(rtp, "proxy_distance_m", where),
-                                  launch_margin_m=number(rtp, "launch_margin_m", where, positive=False, minimum=0))
-    for (t, r), g in zip(todo, traced):
-        g_sat[t, r] = g
-    t_sat = time.perf_counter() - t1
+    receiver = ReceiverModel.from_params(section(params, "ue"))
+    job = map_job(params, paths, grid, buildings)
+    t0 = time.perf_counter()
+    maps = run_map_tasks(job, site_rows, np.array([dirs[t, r] for t, r in todo]).reshape(-1, 3),
+                         np.array([rng[t, r] for t, r in todo]), workers=int(number(rtp, "workers", where)))
+    t_trace = time.perf_counter() - t0
+    g_bs, g_bs_direct = maps["bs_total"], maps["bs_direct"]
+    bs_names = [name for name, _, _ in bs.sector_transmitters(site_rows)]
+    g_sat = np.zeros((n_time, n_rank, *grid.shape))
+    g_sat_direct = np.zeros_like(g_sat)
+    for i, (t, r) in enumerate(todo):
+        g_sat[t, r], g_sat_direct[t, r] = maps["sat_total"][i], maps["sat_direct"][i]
 
     xx, yy = np.meshgrid(grid.x_m, grid.y_m)
     lon, lat = frame.to_wgs84(xx, yy)
@@ -101,6 +117,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         {
             "path_gain_bs": (("bs", "y", "x"), g_bs.astype(np.float32)),
             "path_gain_sat": (("time", "rank", "y", "x"), g_sat.astype(np.float32)),
+            "path_gain_bs_direct": (("bs", "y", "x"), g_bs_direct.astype(np.float32)),
+            "path_gain_sat_direct": (("time", "rank", "y", "x"), g_sat_direct.astype(np.float32)),
             "serving_sat": (("time", "rank"), serving.astype(np.int32)),
             "sat_elevation_deg": (("time", "rank"), elev),
             "sat_azimuth_deg": (("time", "rank"), azim),
@@ -118,17 +136,19 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         attrs={"city": city, "freq_hz": freq_hz, "rx_height_m": rx_height_m, "cell_size_m": cell,
                "crs_proj4": frame.proj4, "frame_lat0_deg": frame.lat0_deg, "frame_lon0_deg": frame.lon0_deg,
                "max_depth": max_depth, "diffraction": int(bool(rtp["diffraction"])), "seed": seed,
-               "bs_pattern": bs.pattern, "raytracer_seconds": t_bs + t_sat,
-               "note": "path gains are linear; BS antenna included; satellite and UE antennas are not"},
+               "bs_pattern": bs.pattern, "receiver": receiver.mode,
+               "note": "path gains are linear; BS antenna and the car's receive pattern per ray (ue.receiver) "
+                       "included; the satellite antenna and the steered array's wanted-link gain are not; "
+                       "*_direct: the direct ray alone (line of sight or through walls)"},
     )
     ds["x"].attrs.update(units="m", long_name="east in the local frame (crs_proj4)")
     ds["y"].attrs.update(units="m", long_name="north in the local frame (crs_proj4)")
     write_netcdf(ds, paths.radiomaps_nc)
-    write_json(paths.radiomaps_metrics, {"raytracer_bs_s": round(t_bs, 3), "raytracer_sat_s": round(t_sat, 3),
+    write_json(paths.radiomaps_metrics, {"raytracer_s": round(t_trace, 3),
                                          "n_bs_sectors": len(bs_names), "n_sat_maps": len(todo),
                                          "grid_cells": int(grid.shape[0] * grid.shape[1])})
-    print(f"[radiomaps] {city}: {len(bs_names)} BS sectors in {t_bs:.1f} s, {len(todo)} satellite maps in "
-          f"{t_sat:.1f} s on a {grid.shape[1]} x {grid.shape[0]} grid of {cell:g} m cells "
+    print(f"[radiomaps] {city}: {len(bs_names)} BS sectors and {len(todo)} satellite maps in {t_trace:.1f} s "
+          f"on a {grid.shape[1]} x {grid.shape[0]} grid of {cell:g} m cells (receiver {receiver.mode}) "
           f"({outdoor.mean():.0%} outdoor)")
 
 

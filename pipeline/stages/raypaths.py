@@ -4,9 +4,10 @@ every UE at every slot (Sionna PathSolver) -> data/<city>/raypaths.nc.
 Per slot, one solver call for the BS sectors (their pattern, the UE rooftop array, car
 velocities for Doppler) and one for the serving satellites as far-field proxies (rays
 aimed at the map, satellite velocity on the proxy for Doppler, paths moved to the true
-slant range). Optionally the satellites are also traced as ordinary transmitters at the
-proxy (the naive approach) for comparison. At the first slot the BS paths are also traced
-to isotropic UEs, to check them against the radio map.
+slant range, departure direction and Doppler). The direct ray of every link that has no
+line of sight is evaluated through walls (pipeline.radio.direct: the paper's N2 ray set)
+and stored beside the paths. Optionally the satellites are also traced as ordinary
+transmitters at the proxy (the naive approach) for comparison.
 No power, bandwidth or noise is used here: the ``channels`` stage adds them.
 """
 
@@ -22,20 +23,26 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
-from pipeline.config import number, section
+from pipeline.config import load_map, number, section
 from pipeline.errors import StinError
+from pipeline.geometry.footprints import bbox_local_box
+from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import read_json
 from pipeline.io.netcdf import read_netcdf, write_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.orbits.window import serving_attributes
+from pipeline.radio.direct import Penetration, direct_gain
 from pipeline.radio.farfield import LaunchArea, proxy_position
+from pipeline.radio.link import free_space_path_gain
 from pipeline.radio.raypaths import (
     PathSet, add_receivers, aimed_candidates, clear_devices, proxy_paths_to_satellite, solve)
-from pipeline.radio.tracing import BsConfig, load_rt_scene
+from pipeline.radio.receiver import ReceiverModel
+from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene
 from pipeline.runtime import import_sionna_rt
 from pipeline.stages._common import run_stage
 
 UE_ORIENTATION = (0.0, -math.pi / 2, 0.0)  # pitch -90 deg: the patch array's boresight to the zenith
+CHECK_SUFFIX = "@cell"  # receiver name suffix of the cross-check points
 
 
 def _pad(arrays: list[np.ndarray], n_paths: int, fill: Any = 0) -> np.ndarray:
@@ -68,12 +75,12 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     meta = read_json(paths.scene_dir / "metadata.json")
     bs = BsConfig.from_params(section(params, "bs"))
     scene = load_rt_scene(paths.scene_xml, freq)
-    ue_array = dict(num_rows=int(number(ue_p, "array_rows", "params.yaml ue")),
-                    num_cols=int(number(ue_p, "array_cols", "params.yaml ue")), pattern="stin_element",
-                    polarization=str(ue_p.get("polarization", "VH")),
-                    g_max_dbi=number(ue_p, "element_gain_dbi", "params.yaml ue", positive=False),
-                    theta_3db_deg=number(ue_p, "element_3db_deg", "params.yaml ue"),
-                    phi_3db_deg=number(ue_p, "element_3db_deg", "params.yaml ue"))
+    receiver = ReceiverModel.from_params(ue_p)
+    penetration = Penetration.from_params(rtp.get("penetration", {}), freq)
+    ue_array = dict(num_rows=receiver.rows, num_cols=receiver.cols, pattern="stin_patch",
+                    vertical_spacing=receiver.spacing_wl, horizontal_spacing=receiver.spacing_wl,
+                    polarization=str(ue_p.get("polarization", "VH")), g_max_dbi=receiver.element_gain_dbi,
+                    theta_3db_deg=receiver.element_3db_deg, a_max_db=receiver.max_attenuation_db)
     bs_tx = bs.sector_transmitters([(r.site_id, float(r.x_m), float(r.y_m), float(r.z_m)) for r in sites.itertuples()])
     ue_ids = [str(u) for u in traj.ue.values]
     n_time, n_ue = traj.sizes["time"], traj.sizes["ue"]
@@ -84,6 +91,17 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     z_ue = float(traj.z_m.values[0, 0])
     launch = LaunchArea(x0, y0, x1, y1, z_ue).grown(float(rtp["launch_margin_m"]))
     proxy_d = float(rtp["proxy_distance_m"])
+    max_height_m = float(gpd.read_file(paths.buildings_local)["height_m"].max())
+    # cross-check receivers: the radio-map cell centre of every car, traced with the cars (same slot, same
+    # transmitters) so that both tracers can be compared on the very same links (channels stage)
+    frame = LocalFrame.from_dict(read_json(paths.area_json)["frame"])
+    grid = MapGrid.covering(bbox_local_box(load_map(city).bbox, frame).bounds,
+                            number(rtp, "cell_size_m", "params.yaml raytracing"),
+                            number(section(params, "radio"), "rx_height_m", "params.yaml radio"))
+    rx_ids = ue_ids + [f"{u}{CHECK_SUFFIX}" for u in ue_ids]
+    bs_bearing = [bs.sector_bearings_deg[int(n.rsplit("-s", 1)[1])] for n, _, _ in bs_tx]
+    site_xyz = np.array([[float(r.x_m), float(r.y_m), float(r.z_m)] for r in sites.itertuples()]).reshape(-1, 3)
+    bs_site = np.repeat(np.arange(len(site_xyz)), len(bs.sector_bearings_deg))  # sector -> its site
 
     def set_bs(rx_pattern: dict) -> None:
         clear_devices(scene)
@@ -93,30 +111,46 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             scene.add(rt.Transmitter(name, position=mi.Point3f(*pos), orientation=mi.Point3f(*ori)))
 
     def ue_state(t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and velocities of the cars, then of their map-cell centres (standing still)."""
         pos = np.stack([traj.x_m.values[t], traj.y_m.values[t], traj.z_m.values[t]], axis=-1)
         vel = np.stack([traj.vel_east_m_s.values[t], traj.vel_north_m_s.values[t], np.zeros(n_ue)], axis=-1)
-        return pos, vel
+        return np.concatenate([pos, grid.cell_centre_of(pos)]), np.concatenate([vel, np.zeros_like(vel)])
 
     t0 = time.perf_counter()
-    # consistency check: BS paths to isotropic UEs at the first slot, compared with the radio map later;
-    # dual-polarised so that, like Sionna's radio maps, it captures the power of any polarisation
-    set_bs(dict(num_rows=1, num_cols=1, pattern="iso", polarization="VH"))
-    pos, vel = ue_state(0)
-    add_receivers(scene, pos, vel, ue_ids, UE_ORIENTATION)
-    iso = solve(scene, samples_per_src=int(number(rp, "bs_samples_per_src", w)), max_depth=max_depth,
-                diffraction=diffraction, seed=seed)
-    bs_gain_iso = (np.abs(iso.a) ** 2).sum(axis=(1, 3, 4)) / iso.a.shape[3]  # (ue, bs) incoherent
-
     bs_sets: list[PathSet] = []
     sat_sets: list[PathSet | None] = []
-    naive_counts = np.zeros((n_time, n_ue, n_rank), np.int32)
-    naive_los = np.zeros((n_time, n_ue, n_rank), bool)
+    n_bs = len(bs_tx)
+    n_rx = len(rx_ids)
+    pen_gain = np.zeros((n_time, n_rx, n_bs + n_rank))  # through-wall direct ray, tx antenna included
+    pen_loss = np.full((n_time, n_rx, n_bs + n_rank), np.inf)
+    pen_arrival = np.zeros((n_time, n_rx, n_bs + n_rank, 3))
+    rx_pos = np.zeros((n_time, n_rx, 3))
+    rx_vel = np.zeros((n_time, n_rx, 3))
+    naive_counts = np.zeros((n_time, n_rx, n_rank), np.int32)
+    naive_los = np.zeros((n_time, n_rx, n_rank), bool)
+    set_bs(ue_array)
+    tx_w = bs.tx_weights(scene)  # the panel's weights, in the order of the paths' tx_ant axis
+    for t in range(n_time):
+        rx_pos[t], rx_vel[t] = ue_state(t)
+    # BS sectors do not move: one solver call for the receivers of every slot (the candidate rays are
+    # shot once; tests check that batched receivers get the channels they get one by one)
+    add_receivers(scene, rx_pos.reshape(-1, 3), rx_vel.reshape(-1, 3),
+                  [f"{name}#{t}" for t in range(n_time) for name in rx_ids], UE_ORIENTATION)
+    bs_all = solve(scene, samples_per_src=int(number(rp, "bs_samples_per_src", w)), max_depth=max_depth,
+                   diffraction=diffraction, seed=seed)
+    t_bs = time.perf_counter() - t0
     for t in tqdm(range(n_time), desc="ray tracing paths", unit="slot", leave=False):
-        pos, vel = ue_state(t)
-        set_bs(ue_array)
-        add_receivers(scene, pos, vel, ue_ids, UE_ORIENTATION)
-        bs_sets.append(solve(scene, samples_per_src=int(number(rp, "bs_samples_per_src", w)), max_depth=max_depth,
-                             diffraction=diffraction, seed=seed))
+        pos, vel = rx_pos[t], rx_vel[t]
+        bs_sets.append(bs_all.take(slice(t * n_rx, (t + 1) * n_rx)))
+        # direct rays of every (receiver, site) pair in one batch; a site's sectors share them
+        n_site = len(site_xyz)
+        g, arrival, loss = direct_gain(scene, np.repeat(pos, n_site, axis=0), None, None, freq, penetration,
+                                       sources_xyz=np.tile(site_xyz, (len(pos), 1)))
+        g, arrival, loss = g.reshape(len(pos), n_site), arrival.reshape(len(pos), n_site, 3), loss.reshape(len(pos), n_site)
+        for b in range(n_bs):
+            i = bs_site[b]
+            pen_gain[t, :, b] = g[:, i] * 10 ** (bs.gain_db(-arrival[:, i], bs_bearing[b]) / 10)
+            pen_loss[t, :, b], pen_arrival[t, :, b] = loss[:, i], arrival[:, i]
         ranks = [r for r in range(n_rank) if serving[t, r] >= 0]
         if not ranks:
             sat_sets.append(None)
@@ -131,17 +165,22 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             proxies[r] = proxy_position(u, center, proxy_d)
             scene.add(rt.Transmitter(f"sat{r}", position=mi.Point3f(*[float(v) for v in proxies[r]]),
                                      velocity=mi.Vector3f(*[float(v) for v in orbits.velocity_enu.values[t, s]])))
-        add_receivers(scene, pos, vel, ue_ids, UE_ORIENTATION)
+        add_receivers(scene, pos, vel, rx_ids, UE_ORIENTATION)
         sat_samples = int(number(rp, "sat_samples_per_src", w))
-        with aimed_candidates(launch):
+        with aimed_candidates(LaunchArea.union([launch.covering_facades(orbits.direction_enu.values[t, serving[t, r]],
+                                                                        max_height_m) for r in ranks])):
             ps = solve(scene, samples_per_src=sat_samples, max_depth=max_depth, diffraction=diffraction, seed=seed)
         for i, r in enumerate(ranks):
             s = serving[t, r]
-            sat_xyz = np.array([*center, 0.0]) + float(orbits.slant_range_m.values[t, s]) * orbits.direction_enu.values[t, s]
-            proxy_paths_to_satellite(ps, proxies[r], sat_xyz, freq, i)
+            u = orbits.direction_enu.values[t, s]
+            sat_xyz = np.array([*center, 0.0]) + float(orbits.slant_range_m.values[t, s]) * u
+            proxy_paths_to_satellite(ps, proxies[r], sat_xyz, freq, i, pos, orbits.velocity_enu.values[t, s], vel)
+            wall, arrival, loss = direct_gain(scene, pos, None, u, freq, penetration)
+            pen_gain[t, :, n_bs + r] = wall * free_space_path_gain(np.linalg.norm(pos - sat_xyz, axis=-1), freq)
+            pen_loss[t, :, n_bs + r], pen_arrival[t, :, n_bs + r] = loss, arrival
         full = _expand_ranks(ps, ranks, n_rank)
         sat_sets.append(full)
-        if rp.get("naive_comparison", True):
+        if rp.get("naive_comparison", False):
             naive = solve(scene, samples_per_src=sat_samples, max_depth=max_depth, diffraction=diffraction, seed=seed)
             for i, r in enumerate(ranks):
                 naive_counts[t, :, r] = naive.valid[:, i].sum(-1)
@@ -149,7 +188,6 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     clear_devices(scene)
     t_trace = time.perf_counter() - t0
 
-    n_bs = len(bs_tx)
     n_tx = n_bs + n_rank
     empty_sat = _empty_like(bs_sets[0], n_rank)
     sat_sets = [s if s is not None else empty_sat for s in sat_sets]
@@ -192,21 +230,32 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             "sat_direction_enu": (("time", "rank", "enu"), np.nan_to_num(att["direction_enu"])),
             "naive_num_paths": (("time", "ue", "rank"), naive_counts),
             "naive_los": (("time", "ue", "rank"), naive_los.astype(np.uint8)),
-            "bs_gain_iso_rx_slot0": (("ue", "bs"), bs_gain_iso),
-            "ue_x_m": (("time", "ue"), traj.x_m.values), "ue_y_m": (("time", "ue"), traj.y_m.values),
-            "ue_z_m": (("time", "ue"), traj.z_m.values),
+            "penetration_gain": (("time", "ue", "tx"), np.where((pen_loss > 0) & np.isfinite(pen_loss), pen_gain, 0.0)),
+            "penetration_loss_db": (("time", "ue", "tx"), np.where(np.isfinite(pen_loss), pen_loss, -1.0)),
+            "direct_arrival_enu": (("time", "ue", "tx", "enu"), pen_arrival),
+            "bs_tx_weight_real": (("tx_ant",), tx_w.real), "bs_tx_weight_imag": (("tx_ant",), tx_w.imag),
+            "ue_x_m": (("time", "ue"), rx_pos[..., 0]), "ue_y_m": (("time", "ue"), rx_pos[..., 1]),
+            "ue_z_m": (("time", "ue"), rx_pos[..., 2]),
+            "ue_vel_east_m_s": (("time", "ue"), rx_vel[..., 0]), "ue_vel_north_m_s": (("time", "ue"), rx_vel[..., 1]),
         },
-        coords={"time": traj.time.values, "ue": ue_ids, "tx": [n for n, _, _ in bs_tx] + [f"sat{r}" for r in range(n_rank)],
+        coords={"time": traj.time.values, "ue": rx_ids,
+                "check_point": (("ue",), np.repeat(np.array([0, 1], np.uint8), n_ue)),
+                "tx": [n for n, _, _ in bs_tx] + [f"sat{r}" for r in range(n_rank)],
                 "tx_kind": (("tx",), ["bs"] * n_bs + ["sat"] * n_rank), "bs": [n for n, _, _ in bs_tx],
                 "rank": np.arange(n_rank), "rx_ant": np.arange(n_rx_ant), "tx_ant": np.arange(n_tx_ant),
                 "path": np.arange(n_paths), "enu": ["east", "north", "up"]},
         attrs={"city": city, "freq_hz": freq, "max_depth": max_depth, "diffraction": int(diffraction), "seed": seed,
-               "raytracer_seconds": t_trace, "proxy_distance_m": proxy_d,
+               "proxy_distance_m": proxy_d, "receiver": receiver.mode,
+               "naive_comparison": int(bool(rp.get("naive_comparison", False))), "ue_spacing_wl": receiver.spacing_wl,
                "note": "satellite paths at the true slant range, isotropic satellite antenna; "
-                       "BS and UE antenna patterns applied by the ray tracer"},
+                       "receivers with check_point = 1 stand at the radio-map cell centre of each car (cross-check); "
+                       "BS and UE element patterns applied by the ray tracer (the UE array's ports in a); "
+                       "penetration_gain: the through-wall direct ray of links without line of sight, "
+                       "tx antenna included, receive pattern not (penetration_loss_db -1: no finite ray)"},
     )
     write_netcdf(ds, paths.raypaths_nc)
-    print(f"[raypaths] {city}: {n_time} slots x {n_ue} UEs x {n_tx} transmitters, up to {n_paths} paths, "
+    print(f"[raypaths] {city}: {n_time} slots x {n_ue} UEs (+ their map-cell centres) x {n_tx} transmitters, "
+          f"up to {n_paths} paths (BS sectors {t_bs:.1f} s), "
           f"traced in {t_trace:.1f} s")
 
 
