@@ -44,17 +44,17 @@ def main() -> None:
         timings = json.loads((work / "results" / city / "timings.json").read_text())
         scene = json.loads((work / "results" / city / "scene.json").read_text())
         radiomaps = json.loads((work / "results" / city / "radiomaps.json").read_text())
-        channels = json.loads((work / "results" / city / "channels.json").read_text())
+        raypaths = json.loads((work / "results" / city / "raypaths.json").read_text())
         fidelity = json.loads((work / "results" / city / "fidelity.json").read_text())
     print(f"dvc repro from scratch:        {cold:6.2f} s")
     print(f"dvc repro, nothing changed:    {warm:6.2f} s")
     for stage, seconds in timings.items():
         print(f"  stage {stage:<22} {seconds:6.2f} s (inside the stage)")
-    tracer = radiomaps["raytracer_bs_s"] + radiomaps["raytracer_sat_s"] + channels["raytracer_seconds"]
+    tracer = radiomaps["raytracer_s"] + raypaths["raytracer_s"]
     print(f"buildings + scene:             {timings['buildings'] + timings['scene']:6.2f} s")
-    print(f"inside the ray tracer:         {tracer:6.2f} s ({radiomaps['n_bs_sectors']} BS sectors "
-          f"{radiomaps['raytracer_bs_s']:.1f} s, {radiomaps['n_sat_maps']} satellite maps "
-          f"{radiomaps['raytracer_sat_s']:.1f} s, paths along routes {channels['raytracer_seconds']:.1f} s)")
+    print(f"inside the ray tracer:         {tracer:6.2f} s (radio maps of {radiomaps['n_bs_sectors']} BS sectors and "
+          f"{radiomaps['n_sat_maps']} satellite maps {radiomaps['raytracer_s']:.1f} s, paths of "
+          f"{raypaths['n_receivers']} receivers x {raypaths['n_slots']} slots {raypaths['raytracer_s']:.1f} s)")
     print(f"ray tracer share of the run:   {tracer / cold:6.1%}; overhead around it "
           f"{(cold - tracer) / tracer:.1%} of the tracing time")
     print(f"scene: {scene['n_buildings']} buildings, {scene['n_triangles']} triangles, "

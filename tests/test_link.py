@@ -94,11 +94,11 @@ def test_cinr_closed_form_on_one_cell(receiver, wanted_db):
 
 def test_quoted_booleans_are_refused():
     with pytest.raises(Exception, match="include_scintillation"):
-        LinkParams.from_params({**LINK, "include_scintillation": "false"}, UE)
+        LinkParams.from_params({**LINK, "include_scintillation": "false"}, UE, 3.5e9)
 
 
 def test_slot_without_satellite_is_finite_not_nan():
-    link = LinkParams.from_params(LINK, UE)
+    link = LinkParams.from_params(LINK, UE, 3.5e9)
     rm = _toy_radiomaps(1e-10, 1e-16, with_sat=False)
     rm["serving_sat"] = (("time", "rank"), np.array([[-1]]))
     with pytest.raises(Exception, match="no serving satellite"):

@@ -62,7 +62,7 @@ class LinkParams:
     sat_users: float = 1.0
 
     @classmethod
-    def from_params(cls, p: dict[str, Any], ue: dict[str, Any], freq_hz: float = 3.5e9) -> "LinkParams":
+    def from_params(cls, p: dict[str, Any], ue: dict[str, Any], freq_hz: float) -> "LinkParams":
         """``freq_hz`` sets the satellite's aperture gain (params.yaml radio.freq_hz)."""
         w = "params.yaml link"
         bandwidth = number(p, "bandwidth_hz", w)

@@ -101,6 +101,20 @@ def _off_axis(points: np.ndarray, sat_xyz: np.ndarray, bores: np.ndarray) -> np.
     return np.arccos(np.clip(d @ bores.T, -1.0, 1.0))
 
 
+def receiver_outputs(a: np.ndarray, receiver) -> np.ndarray:  # noqa: ANN001
+    """The car's receive outputs from its ports, axis 2 of ``a`` (M, tx, rx_ant, ...).
+
+    ``fixed_array`` (pipeline.radio.receiver): each polarisation's elements summed with uniform
+    weights 1 / sqrt(N) (Sionna orders a dual-polarised array's ports V..., H...), leaving one
+    output per polarisation; ``steered_array``: every port stays an output (the combiner steers).
+    """
+    if receiver.mode != "fixed_array":
+        return a
+    n_el = receiver.n_elements
+    n_pol = a.shape[2] // n_el
+    return a.reshape(*a.shape[:2], n_pol, n_el, *a.shape[3:]).sum(axis=3) / math.sqrt(n_el)
+
+
 def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, bs: BsConfig,
                  beam_target_xyz: np.ndarray, setting: CitySetting = CitySetting(), *,
                  sector: str | None = None) -> BeamformingProblem:
@@ -155,14 +169,8 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
     theta = channels["theta_t_rad"].isel(time=t).values[users, tx]
     phi = channels["phi_t_rad"].isel(time=t).values[users, tx]
     steer = panel_steering(_direction(theta, phi), bearing, s.bs_rows, s.bs_cols) / math.sqrt(nb)  # (M, path, Nb)
-    h_mat = np.einsum("mrp,mpn->mrn", a[:, tx], steer)  # (M, rx_ant, Nb)
-    if link.receiver.mode == "fixed_array":
-        # the car's fixed pattern (pipeline.radio.receiver): each polarisation's elements summed with uniform
-        # weights 1 / sqrt(N) (Sionna orders a dual-polarised array's ports V..., H...); only the two
-        # polarisation outputs are then combined, as the maps count the power of both polarisations
-        n_el = link.receiver.n_elements
-        n_pol = h_mat.shape[1] // n_el
-        h_mat = h_mat.reshape(len(users), n_pol, n_el, nb).sum(axis=2) / math.sqrt(n_el)
+    a = receiver_outputs(a, link.receiver)  # (M, tx, outputs, path)
+    h_mat = np.einsum("mrp,mpn->mrn", a[:, tx], steer)  # (M, outputs, Nb)
     combiners = []
     for k in range(len(users)):
         u, _sv, _vh = np.linalg.svd(h_mat[k], full_matrices=False)

@@ -87,6 +87,10 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                         "use full_power (the default) for the pipeline; per_user is available from Python via brute_force")
     warnings.filterwarnings("ignore", message="Solution may be inaccurate")
     ds = load_channels(paths.channels_nc).load()
+    if ds.attrs.get("receiver_wanted_gain_db", 0.0) != 0.0:
+        raise StinError(f"the channels use ue.receiver = {ds.attrs.get('receiver')}, whose wanted-link array gain the "
+                        "link-selection model does not carry (one gain per link serves signal and interference)",
+                        "set ue.receiver: fixed_array (the paper's receiver) for link selection")
     n_time = ds.sizes["time"]
     per_slot, infeasible = [], []
     for t in range(n_time):

@@ -27,7 +27,7 @@ from pipeline.config import load_map, number, section
 from pipeline.errors import StinError
 from pipeline.geometry.footprints import bbox_local_box
 from pipeline.geometry.frame import LocalFrame
-from pipeline.io.atomic import read_json
+from pipeline.io.atomic import read_json, write_json
 from pipeline.io.netcdf import read_netcdf, write_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.orbits.window import serving_attributes
@@ -254,6 +254,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                        "tx antenna included, receive pattern not (penetration_loss_db -1: no finite ray)"},
     )
     write_netcdf(ds, paths.raypaths_nc)
+    write_json(paths.results_dir / "raypaths.json", {"raytracer_s": round(t_trace, 3),
+                                                      "raytracer_bs_s": round(t_bs, 3), "n_receivers": n_rx,
+                                                      "n_slots": n_time, "n_transmitters": n_tx})
     print(f"[raypaths] {city}: {n_time} slots x {n_ue} UEs (+ their map-cell centres) x {n_tx} transmitters, "
           f"up to {n_paths} paths (BS sectors {t_bs:.1f} s), "
           f"traced in {t_trace:.1f} s")
