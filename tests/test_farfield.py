@@ -100,3 +100,18 @@ def test_same_seed_same_map():
     assert (first > 0).any()
     # the same rays every time; only the order of Dr.Jit's parallel float32 scatter-adds may vary
     np.testing.assert_allclose(first, run(7), rtol=1e-5, atol=0)
+
+
+def test_launch_area_grows_on_the_far_side_by_the_shadow_of_the_tallest_wall():
+    """Satellite to the east at 30 deg: rays toward the top of a 50 m wall at the west edge cross the
+    1.5 m plane (50 - 1.5) / tan(30 deg) = 84.0 m further west; the other sides stay."""
+    area = LaunchArea(-100.0, -200.0, 100.0, 200.0, 1.5)
+    el = math.radians(30.0)
+    grown = area.covering_facades(np.array([math.cos(el), 0.0, math.sin(el)]), 50.0)
+    assert grown.x_min_m == pytest.approx(-100.0 - 48.5 / math.tan(el))
+    assert (grown.x_max_m, grown.y_min_m, grown.y_max_m) == pytest.approx((100.0, -200.0, 200.0))
+    # toward the north-east: both far sides grow by their share; a zenith satellite needs nothing
+    ne = area.covering_facades(np.array([0.5, 0.5, math.sqrt(0.5)]), 50.0)
+    share = 48.5 * 0.5 / math.sqrt(0.5)  # tan(45 deg) = 1: 48.5 m along the horizontal, split east / north
+    assert ne.x_min_m == pytest.approx(-100.0 - share) and ne.y_min_m == pytest.approx(-200.0 - share)
+    assert area.covering_facades(np.array([0.0, 0.0, 1.0]), 50.0) == area
