@@ -16,7 +16,9 @@ that method's signature or stops calling it (the version is pinned in pyproject.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections.abc import Iterator
 
 from pipeline.runtime import import_sionna_rt
 
@@ -62,10 +64,13 @@ class PatternRadioMapSolver(RadioMapSolver):
         finally:
             self._receiver = None
 
-    def _wrap(self, radio_map):  # noqa: ANN001, ANN202
+    @contextlib.contextmanager
+    def _receiving(self, radio_map) -> Iterator[None]:  # noqa: ANN001
+        """Within the block, rays added to ``radio_map`` are weighed by the receive pattern."""
         receiver = self._receiver
         if receiver is None:
-            return None
+            yield
+            return
         original = radio_map.add_paths
 
         def add_paths(e_fields, array_w, si, k_world, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
@@ -73,20 +78,15 @@ class PatternRadioMapSolver(RadioMapSolver):
             return original(e_fields, [w * amplitude for w in array_w], si, k_world, *args, **kwargs)
 
         radio_map.add_paths = add_paths
-        return original
+        try:
+            yield
+        finally:
+            del radio_map.add_paths  # the class's method again
 
     def _shoot_and_bounce(self, scene, radio_map, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        original = self._wrap(radio_map)
-        try:
+        with self._receiving(radio_map):
             return super()._shoot_and_bounce(scene, radio_map, *args, **kwargs)
-        finally:
-            if original is not None:
-                del radio_map.add_paths
 
     def _evaluate_first_order_diffraction(self, scene, radio_map, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        original = self._wrap(radio_map)
-        try:
+        with self._receiving(radio_map):
             return super()._evaluate_first_order_diffraction(scene, radio_map, *args, **kwargs)
-        finally:
-            if original is not None:
-                del radio_map.add_paths

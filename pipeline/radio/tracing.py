@@ -9,7 +9,9 @@ orbit, DESIGN.md).
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -303,22 +305,17 @@ def _frequency(scene) -> float:  # noqa: ANN001
     return float(f.numpy().item()) if hasattr(f, "numpy") else float(f)
 
 
-def deterministic_threads():  # noqa: ANN201
-    """Context: Dr.Jit runs on one thread inside, so radio maps are reproducible (see solve_radio_map)."""
-    import contextlib  # noqa: PLC0415
-
+@contextlib.contextmanager
+def deterministic_threads() -> Iterator[None]:
+    """Dr.Jit runs on one thread inside the block, so radio maps are reproducible (see solve_radio_map)."""
     import drjit as dr  # noqa: PLC0415
 
-    @contextlib.contextmanager
-    def scope():  # noqa: ANN202
-        before = dr.thread_count()
-        dr.set_thread_count(1)
-        try:
-            yield
-        finally:
-            dr.set_thread_count(before)
-
-    return scope()
+    before = dr.thread_count()
+    dr.set_thread_count(1)
+    try:
+        yield
+    finally:
+        dr.set_thread_count(before)
 
 
 def clear_devices(scene) -> None:  # noqa: ANN001
