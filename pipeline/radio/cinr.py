@@ -175,9 +175,9 @@ def compute_cinr(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz: np.nd
                         f"params.yaml ue.receiver is {link.receiver.mode!r}", "rerun 'dvc repro' (radiomaps)")
     g_bs = np.maximum(radiomaps["path_gain_bs"].values.astype(float), link.gain_floor)  # (bs, y, x)
     g_sat = satellite_link_gain(radiomaps, link, beam_target_xyz)  # (time, rank, y, x), 0 where absent
-    gb = np.moveaxis(g_bs, 0, -1)[None]  # (1, y, x, bs)
-    gs = np.moveaxis(g_sat, 1, -1)  # (time, y, x, rank)
-    c = cinr_db(np.broadcast_to(gb, (*gs.shape[:-1], gb.shape[-1])), gs, link)
+    gb = np.moveaxis(g_bs, 0, -1)  # (y, x, bs)
+    per_slot = [cinr_db(gb, np.moveaxis(g_sat[t], 0, -1), link) for t in range(g_sat.shape[0])]  # slot by slot
+    c = {k: np.stack([p[k] for p in per_slot]) for k in per_slot[0]}
     outdoor = radiomaps["outdoor"].values.astype(bool)
     mask = np.where(outdoor, 1.0, np.nan)
     ds = xr.Dataset(
