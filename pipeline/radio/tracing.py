@@ -142,7 +142,7 @@ class BsConfig:
         return "stin_f1336" if self.pattern == "f1336" else "stin_element"
 
     def tx_weights(self, scene) -> np.ndarray:  # noqa: ANN001
-        """Complex panel weights w (n,) in the order of ``scene.tx_array`` (set to this panel), |w| = 1:
+        """Complex panel weights w (n,) in the order of ``scene.tx_array`` (set to this panel), ||w|| = 1:
 
         w_m = exp(j 2 pi z_m sin(beta)) / sqrt(N) for elements at heights z_m [wavelengths], the
         phase front of a beam tilted down by beta (Sionna adds 2 pi p.k / lambda); uniform

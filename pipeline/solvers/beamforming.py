@@ -925,7 +925,7 @@ def _lmi(r: Any, i: Any, row: np.ndarray, slack: Any, delta: float, lower: bool)
     # entries of one scale; with ||c||^2 ~ 1e6 for the ES the unscaled LMI stalls Clarabel)
     nrm = float(np.linalg.norm(row))
     if nrm == 0.0:  # no traced channel: c = 0, e^H X e lies in [0, delta^2 Tr X]
-        return [slack <= 0] if lower else [slack >= delta**2 * sum(c.trace() for c in covs)]
+        return [slack <= 0] if lower else [slack >= delta**2 * cp.trace(r)]
     row, delta, slack = row / nrm, delta / nrm, slack / nrm**2
     a, b = row.real.copy(), -row.imag.copy()  # c = a + j b
     qv = a @ r @ a + b @ r @ b + 2 * (b @ i @ a)  # c^H X c for X = r + j i (i skew)

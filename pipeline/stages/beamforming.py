@@ -323,7 +323,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     write_json(paths.results_dir / "beamforming.json", metrics)
     sr = metrics["sum_rate_bps_hz"]
     fmt = lambda v: "infeasible" if v is None else f"{v:.3f}"  # noqa: E731
-    print(f"[beamforming] paper: " + ", ".join(f"{k} {fmt(v)}" for k, v in sr.items())
+    print("[beamforming] paper: " + ", ".join(f"{k} {fmt(v)}" for k, v in sr.items())
           + f"; city ({city.meta['sector']}, {city.n_users} users): "
           + ", ".join(f"{k} {fmt(v)}" for k, v in metrics["city"]["sum_rate_bps_hz"].items())
           + f" bit/s/Hz; constraints satisfied: {metrics['constraints_satisfied']}")

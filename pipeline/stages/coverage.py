@@ -15,7 +15,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import xarray as xr
 
 from pipeline.config import number, section
 from pipeline.errors import StinError
