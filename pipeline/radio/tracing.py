@@ -50,11 +50,16 @@ class MapGrid:
         h = self.cell_size_m / 2
         return (float(self.x_m[0] - h), float(self.y_m[0] - h), float(self.x_m[-1] + h), float(self.y_m[-1] + h))
 
+    def cell_index(self, x_m: np.ndarray, y_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indices (iy, ix) of the cells holding the points (x_m, y_m), same shape as x_m."""
+        ix = np.abs(self.x_m[None, :] - np.ravel(x_m)[:, None]).argmin(axis=1).reshape(np.shape(x_m))
+        iy = np.abs(self.y_m[None, :] - np.ravel(y_m)[:, None]).argmin(axis=1).reshape(np.shape(y_m))
+        return iy, ix
+
     def cell_centre_of(self, points: np.ndarray) -> np.ndarray:
         """Centres (n, 3) of the cells holding the points (n, >= 2), on the grid's plane."""
         p = np.asarray(points, float)
-        ix = np.abs(self.x_m[None, :] - p[:, 0:1]).argmin(axis=1)
-        iy = np.abs(self.y_m[None, :] - p[:, 1:2]).argmin(axis=1)
+        iy, ix = self.cell_index(p[:, 0], p[:, 1])
         return np.stack([self.x_m[ix], self.y_m[iy], np.full(len(p), self.z_m)], axis=-1)
 
     @classmethod

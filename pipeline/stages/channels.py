@@ -25,15 +25,16 @@ from pipeline.io.paths import CityPaths
 from pipeline.radio.channels import assemble_channels, cinr_along_routes
 from pipeline.radio.cinr import LinkParams
 from pipeline.radio.link import lin_to_db
+from pipeline.radio.tracing import MapGrid
 from pipeline.stages._common import run_stage
 from pipeline.stages.heatmaps import beam_target_xyz
 
 
 def map_cells(radiomaps, x_m: np.ndarray, y_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     """Indices (iy, ix) of the radio-map cells holding the points (x_m, y_m) (same shape)."""
-    ix = np.abs(radiomaps.x.values[None, :] - np.ravel(x_m)[:, None]).argmin(axis=1).reshape(np.shape(x_m))
-    iy = np.abs(radiomaps.y.values[None, :] - np.ravel(y_m)[:, None]).argmin(axis=1).reshape(np.shape(y_m))
-    return iy, ix
+    grid = MapGrid(radiomaps.x.values, radiomaps.y.values, float(radiomaps.attrs.get("rx_height_m", 0.0)),
+                   float(radiomaps.attrs.get("cell_size_m", 0.0)))
+    return grid.cell_index(x_m, y_m)
 
 
 def route_vs_map(channels, radiomaps, heat, floor_db: float = -200.0) -> dict[str, np.ndarray]:  # noqa: ANN001
