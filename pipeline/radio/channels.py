@@ -12,6 +12,7 @@ import xarray as xr
 
 from pipeline.radio.cinr import LinkParams, cinr_db, satellite_budget_db
 from pipeline.radio.link import lin_to_db
+from pipeline.radio.raypaths import direction_from_angles
 from pipeline.radio.receiver import ReceiverModel
 
 
@@ -82,8 +83,8 @@ def link_gain_from_paths(raypaths: xr.Dataset, a: np.ndarray, through_wall: np.n
     weights[kinds != "bs", 0] = 1.0  # satellites: one isotropic port
     a_eff = np.einsum("tkrmnp,rn->tkrmp", a, weights)
     power = (np.abs(a_eff) ** 2).sum(axis=3) / receiver.n_elements  # (time, ue, tx, path): G_el |a_iso|^2
-    th, ph = raypaths["theta_r_rad"].values.astype(float), raypaths["phi_r_rad"].values.astype(float)
-    arrival = np.stack([np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)], axis=-1)
+    arrival = direction_from_angles(raypaths["theta_r_rad"].values.astype(float),
+                                    raypaths["phi_r_rad"].values.astype(float))
     if receiver.mode == "fixed_array":
         power = power * 10 ** (receiver.array_factor_db(arrival) / 10)
     valid = raypaths["path_valid"].values.astype(bool)

@@ -141,3 +141,35 @@ def direct_gain(scene, points: np.ndarray, source_xyz: np.ndarray | None, direct
         loss = wall_loss_db(scene, p, u, None, penetration)
         gain = 10 ** (-loss / 10)
     return gain, u, loss
+
+
+def sector_direct_gains(scene, points: np.ndarray, bs, sites: list[tuple[str, float, float, float]],  # noqa: ANN001
+                        freq_hz: float, penetration: Penetration) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Direct rays from every sector of ``sites`` to ``points`` (n, 3), the sector antenna included
+    (``bs``: a pipeline.radio.tracing.BsConfig), the receive pattern not. The sectors of a site share
+    the rays' geometry, traced once per (site, point). Returns gain, arrival unit vectors and wall
+    loss [dB], each (sector, n[, 3]) in the order of ``bs.sector_transmitters(sites)``."""
+    p = np.asarray(points, np.float64).reshape(-1, 3)
+    xyz = np.array([[x, y, z] for _, x, y, z in sites], np.float64).reshape(-1, 3)
+    g, arrival, loss = direct_gain(scene, np.tile(p, (len(xyz), 1)), None, None, freq_hz, penetration,
+                                   sources_xyz=np.repeat(xyz, len(p), axis=0))
+    g, arrival, loss = g.reshape(len(xyz), len(p)), arrival.reshape(len(xyz), len(p), 3), loss.reshape(len(xyz), len(p))
+    n_sec = len(bs.sector_bearings_deg)
+    site = np.repeat(np.arange(len(xyz)), n_sec)
+    bearings = np.tile(np.asarray(bs.sector_bearings_deg, float), len(xyz))
+    gains = np.stack([g[i] * 10 ** (bs.gain_db(-arrival[i], b) / 10) for i, b in zip(site, bearings)])
+    return gains, arrival[site], loss[site]
+
+
+def satellite_direct_gain(scene, points: np.ndarray, direction_enu: np.ndarray, sat_xyz: np.ndarray,  # noqa: ANN001
+                          freq_hz: float, penetration: Penetration) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Direct ray from a far satellite at ``sat_xyz`` (local frame) to ``points`` (n, 3): free space at
+    the true range, walls crossed along the satellite's direction ``direction_enu`` seen from the map
+    (the same for every point), isotropic antennas. Returns gain (n,), arrival unit vectors (n, 3),
+    wall loss [dB] (n,)."""
+    from pipeline.radio.link import free_space_path_gain  # noqa: PLC0415
+
+    p = np.asarray(points, np.float64).reshape(-1, 3)
+    sat = np.asarray(sat_xyz, np.float64)
+    wall, arrival, loss = direct_gain(scene, p, None, direction_enu, freq_hz, penetration)
+    return wall * free_space_path_gain(np.linalg.norm(p - sat, axis=-1), freq_hz), arrival, loss

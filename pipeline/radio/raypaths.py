@@ -27,7 +27,8 @@ import numpy as np
 from pipeline.radio.tracing import clear_devices
 from pipeline.runtime import import_sionna_rt
 
-__all__ = ["PathSet", "add_receivers", "aimed_candidates", "check_path_solver_hook", "clear_devices", "extract",
+__all__ = ["PathSet", "add_receivers", "aimed_candidates", "check_path_solver_hook", "clear_devices",
+           "direction_from_angles", "extract",
            "proxy_paths_to_satellite", "solve"]
 
 SPEED_OF_LIGHT_M_S = 299_792_458.0
@@ -61,6 +62,12 @@ class PathSet:
         return PathSet(a=self.a[rx], tau=self.tau[rx], theta_t=self.theta_t[rx], phi_t=self.phi_t[rx],
                        theta_r=self.theta_r[rx], phi_r=self.phi_r[rx], doppler=self.doppler[rx], valid=self.valid[rx],
                        los=self.los[rx], first_vertex=self.first_vertex[rx])
+
+
+def direction_from_angles(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Unit vectors (east, north, up) of Sionna's global zenith/azimuth angles (..., 3)."""
+    st = np.sin(theta)
+    return np.stack([st * np.cos(phi), st * np.sin(phi), np.cos(theta)], axis=-1)
 
 
 def _np(x) -> np.ndarray:  # noqa: ANN001

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from pipeline.errors import StinError
 from pipeline.radio.antennas import (
     F1336_SIDELOBES, f1336_sectoral_gain_db, register_patterns, tr38901_element_gain_db, ura_array_gain_db)
-from pipeline.radio.direct import Penetration, direct_gain
+from pipeline.radio.direct import Penetration, satellite_direct_gain, sector_direct_gains
 from pipeline.runtime import import_sionna_rt
 
 
@@ -240,14 +240,11 @@ def trace_bs_maps(scene, sites: list[tuple[str, float, float, float]], bs: BsCon
     mc = np.concatenate(gains, axis=0)
     direct = np.zeros_like(mc)
     if penetration is not None:
-        cells = grid.centers.reshape(-1, 3)
-        n_sec = len(bs.sector_bearings_deg)
-        for i, (_, x, y, z) in enumerate(sites):  # the sectors of a site share their direct rays' geometry
-            g, arrival, _ = direct_gain(scene, cells, np.array([x, y, z]), None, _frequency(scene), penetration)
-            if receiver is not None:
-                g = g * receiver.ray_gain(arrival)
-            for k, bearing in enumerate(bs.sector_bearings_deg):
-                direct[i * n_sec + k] = (g * 10 ** (bs.gain_db(-arrival, bearing) / 10)).reshape(grid.shape)
+        g, arrival, _ = sector_direct_gains(scene, grid.centers.reshape(-1, 3), bs, sites, _frequency(scene),
+                                            penetration)
+        if receiver is not None:
+            g = g * receiver.ray_gain(arrival)
+        direct = g.reshape(direct.shape)
     total = mc + direct
     return (total, names, direct) if return_direct else (total, names)
 
@@ -269,7 +266,6 @@ def trace_satellite_maps(scene, directions_enu: np.ndarray, slant_ranges_m: np.n
 
     from pipeline.radio.farfield import (  # noqa: PLC0415
         FarFieldRadioMapSolver, LaunchArea, proxy_position, proxy_to_satellite_gain)
-    from pipeline.radio.link import free_space_path_gain  # noqa: PLC0415
 
     scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
     scene.rx_array = scene.tx_array
@@ -294,9 +290,8 @@ def trace_satellite_maps(scene, directions_enu: np.ndarray, slant_ranges_m: np.n
         if penetration is not None:
             u = np.asarray(directions_enu[i], float) / np.linalg.norm(directions_enu[i])
             sat = np.array([center[0], center[1], 0.0]) + float(slant_ranges_m[i]) * u
-            wall, arrival, _ = direct_gain(scene, cells.reshape(-1, 3), None, u, _frequency(scene), penetration)
-            g_dir = wall * free_space_path_gain(np.linalg.norm(cells.reshape(-1, 3) - sat, axis=-1),
-                                                _frequency(scene))
+            g_dir, arrival, _ = satellite_direct_gain(scene, cells.reshape(-1, 3), u, sat, _frequency(scene),
+                                                      penetration)
             if receiver is not None:
                 g_dir = g_dir * receiver.ray_gain(arrival)
             direct[i] = g_dir.reshape(grid.shape)

@@ -51,6 +51,7 @@ from pipeline.io.channels import link_gains
 from pipeline.radio.antennas import bessel_3db_beamwidth_deg, bessel_gain_db, f1336_sectoral_gain_db
 from pipeline.radio.cinr import LinkParams, satellite_budget_db
 from pipeline.radio.link import free_space_path_gain
+from pipeline.radio.raypaths import direction_from_angles
 from pipeline.radio.tracing import BsConfig
 from pipeline.solvers.beamforming import (
     ES_GAIN_DBI, ES_SIDELOBE_DBI, N_BEAMS, SINR_MIN_DB, BeamformingProblem, hex_beam_boresights,
@@ -76,12 +77,6 @@ class CitySetting:
     target_height_m: float = 1.5  # TR 38.901 UE height
     sensing_eirp_dbw: float = 20.0  # Gamma_t; no value in seed 001 (placeholder, see params.yaml)
     csi_error: float = 0.0  # relative CSI error radius for PA2
-
-
-def _direction(theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    """Unit vectors (east, north, up) of Sionna's global zenith/azimuth angles."""
-    st = np.sin(theta)
-    return np.stack([st * np.cos(phi), st * np.sin(phi), np.cos(theta)], axis=-1)
 
 
 def panel_steering(direction_enu: np.ndarray, bearing_deg: float, rows: int, cols: int) -> np.ndarray:
@@ -168,7 +163,8 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
     a = a[users][:, :, :, 0, :]  # element 0 of the sector panel (the f1336 panel has one port)
     theta = channels["theta_t_rad"].isel(time=t).values[users, tx]
     phi = channels["phi_t_rad"].isel(time=t).values[users, tx]
-    steer = panel_steering(_direction(theta, phi), bearing, s.bs_rows, s.bs_cols) / math.sqrt(nb)  # (M, path, Nb)
+    steer = panel_steering(direction_from_angles(theta, phi), bearing, s.bs_rows,
+                           s.bs_cols) / math.sqrt(nb)  # (M, path, Nb)
     a = receiver_outputs(a, link.receiver)  # (M, tx, outputs, path)
     h_mat = np.einsum("mrp,mpn->mrn", a[:, tx], steer)  # (M, outputs, Nb)
     combiners = []

@@ -31,9 +31,8 @@ from pipeline.io.atomic import read_json, write_json
 from pipeline.io.netcdf import read_netcdf, write_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.orbits.window import serving_attributes
-from pipeline.radio.direct import Penetration, direct_gain
+from pipeline.radio.direct import Penetration, satellite_direct_gain, sector_direct_gains
 from pipeline.radio.farfield import LaunchArea, proxy_position
-from pipeline.radio.link import free_space_path_gain
 from pipeline.radio.raypaths import (
     PathSet, add_receivers, aimed_candidates, clear_devices, proxy_paths_to_satellite, solve)
 from pipeline.radio.receiver import ReceiverModel
@@ -81,7 +80,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                     vertical_spacing=receiver.spacing_wl, horizontal_spacing=receiver.spacing_wl,
                     polarization=str(ue_p.get("polarization", "VH")), g_max_dbi=receiver.element_gain_dbi,
                     theta_3db_deg=receiver.element_3db_deg, a_max_db=receiver.max_attenuation_db)
-    bs_tx = bs.sector_transmitters([(r.site_id, float(r.x_m), float(r.y_m), float(r.z_m)) for r in sites.itertuples()])
+    site_rows = [(r.site_id, float(r.x_m), float(r.y_m), float(r.z_m)) for r in sites.itertuples()]
+    bs_tx = bs.sector_transmitters(site_rows)
     ue_ids = [str(u) for u in traj.ue.values]
     n_time, n_ue = traj.sizes["time"], traj.sizes["ue"]
     serving = orbits["serving_sat"].values
@@ -99,9 +99,6 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                             number(rtp, "cell_size_m", "params.yaml raytracing"),
                             number(section(params, "radio"), "rx_height_m", "params.yaml radio"))
     rx_ids = ue_ids + [f"{u}{CHECK_SUFFIX}" for u in ue_ids]
-    bs_bearing = [bs.sector_bearings_deg[int(n.rsplit("-s", 1)[1])] for n, _, _ in bs_tx]
-    site_xyz = np.array([[float(r.x_m), float(r.y_m), float(r.z_m)] for r in sites.itertuples()]).reshape(-1, 3)
-    bs_site = np.repeat(np.arange(len(site_xyz)), len(bs.sector_bearings_deg))  # sector -> its site
 
     def set_bs(rx_pattern: dict) -> None:
         clear_devices(scene)
@@ -142,15 +139,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     for t in tqdm(range(n_time), desc="ray tracing paths", unit="slot", leave=False):
         pos, vel = rx_pos[t], rx_vel[t]
         bs_sets.append(bs_all.take(slice(t * n_rx, (t + 1) * n_rx)))
-        # direct rays of every (receiver, site) pair in one batch; a site's sectors share them
-        n_site = len(site_xyz)
-        g, arrival, loss = direct_gain(scene, np.repeat(pos, n_site, axis=0), None, None, freq, penetration,
-                                       sources_xyz=np.tile(site_xyz, (len(pos), 1)))
-        g, arrival, loss = g.reshape(len(pos), n_site), arrival.reshape(len(pos), n_site, 3), loss.reshape(len(pos), n_site)
-        for b in range(n_bs):
-            i = bs_site[b]
-            pen_gain[t, :, b] = g[:, i] * 10 ** (bs.gain_db(-arrival[:, i], bs_bearing[b]) / 10)
-            pen_loss[t, :, b], pen_arrival[t, :, b] = loss[:, i], arrival[:, i]
+        g, arrival, loss = sector_direct_gains(scene, pos, bs, site_rows, freq, penetration)  # (sector, rx)
+        pen_gain[t, :, :n_bs], pen_loss[t, :, :n_bs] = g.T, loss.T
+        pen_arrival[t, :, :n_bs] = arrival.transpose(1, 0, 2)
         ranks = [r for r in range(n_rank) if serving[t, r] >= 0]
         if not ranks:
             sat_sets.append(None)
@@ -175,9 +166,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             u = orbits.direction_enu.values[t, s]
             sat_xyz = np.array([*center, 0.0]) + float(orbits.slant_range_m.values[t, s]) * u
             proxy_paths_to_satellite(ps, proxies[r], sat_xyz, freq, i, pos, orbits.velocity_enu.values[t, s], vel)
-            wall, arrival, loss = direct_gain(scene, pos, None, u, freq, penetration)
-            pen_gain[t, :, n_bs + r] = wall * free_space_path_gain(np.linalg.norm(pos - sat_xyz, axis=-1), freq)
-            pen_loss[t, :, n_bs + r], pen_arrival[t, :, n_bs + r] = loss, arrival
+            g, arrival, loss = satellite_direct_gain(scene, pos, u, sat_xyz, freq, penetration)
+            pen_gain[t, :, n_bs + r], pen_loss[t, :, n_bs + r], pen_arrival[t, :, n_bs + r] = g, loss, arrival
         full = _expand_ranks(ps, ranks, n_rank)
         sat_sets.append(full)
         if rp.get("naive_comparison", False):
