@@ -13,6 +13,7 @@ import yaml
 
 from pipeline.config import CITY_NAME_RE, OSM_FILE_SUFFIXES, BBox, parse_map
 from pipeline.errors import StinError
+from pipeline.geometry.synthcity import P1410_ENVIRONMENTS, synth_city_osm
 from pipeline.io.atomic import atomic_path
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -32,6 +33,7 @@ NEW_CITY_HEIGHTS = {
     "min_height_by_type_m": {"roof": 3.5},
 }
 DEFAULT_SEGMENT_DEG = 0.005  # seed 003 placeholder segment size (seed-math.md 1.1)
+DEFAULT_MAX_AREA_KM2 = 25.0  # = params.yaml buildings.max_area_km2 (ray-tracing cost grows with the area)
 DEFAULT_RANDOM_ROUTES = 10  # cars of a new city (the embedded Helsinki file has 10)
 MAX_RANDOM_ROUTE_MIN_M = 400.0  # minimum random route length of routes/helsinki.yaml
 EARTH_MEAN_RADIUS_M = 6_371_000.0  # TR 38.811 R_E
@@ -45,62 +47,158 @@ def _fail(exc: StinError) -> None:
 @app.command("new-city")
 def new_city(
     name: str = typer.Argument(..., help="city name: lower case, digits, '-' or '_'"),
-    bbox: str = typer.Option(..., help="area as S,W,N,E in WGS84 degrees"),
+    bbox: Optional[str] = typer.Option(None, help="area as S,W,N,E in WGS84 degrees (else --place)"),
     osm_file: Optional[Path] = typer.Option(None, help="local .osm / .osm.bz2 / .osm.pbf (else online)"),
-    place: Optional[str] = typer.Option(None, help="fetch online by place name instead of by bbox"),
+    place: Optional[str] = typer.Option(None, help="place name, geocoded online (osmnx / Nominatim) to its bbox"),
     segment_lat: float = typer.Option(DEFAULT_SEGMENT_DEG, help="segment height, degrees"),
     segment_lon: float = typer.Option(DEFAULT_SEGMENT_DEG, help="segment width, degrees"),
     maps_dir: Path = typer.Option(Path("maps"), help="where map files live"),
     routes: int = typer.Option(DEFAULT_RANDOM_ROUTES, help="random seeded routes written to routes/NAME.yaml"),
     routes_seed: int = typer.Option(0, help="seed of the random routes (same seed, same routes)"),
     routes_dir: Path = typer.Option(Path("routes"), help="where route files live"),
-    force: bool = typer.Option(False, help="overwrite an existing map file"),
+    max_area_km2: float = typer.Option(DEFAULT_MAX_AREA_KM2, help="refuse larger areas (params.yaml buildings)"),
+    force: bool = typer.Option(False, help="overwrite an existing map file (and routes file)"),
 ) -> None:
     """Write maps/NAME.yaml and routes/NAME.yaml; then run it with `dvc exp run -S city=NAME`."""
     try:
-        if not CITY_NAME_RE.match(name):
-            raise StinError(f"city name {name!r} is not allowed",
-                            "use lower-case letters, digits, '-' or '_' (e.g. 'paris-centre')")
-        box = BBox.parse(bbox, "--bbox")
-        path = maps_dir / f"{name}.yaml"
-        if path.exists() and not force:
-            raise StinError(f"map file {path} already exists", "pass --force to overwrite it or pick another name")
+        _check_name(name, maps_dir, force)
+        if bbox is None and place is None:
+            raise StinError("give the area", "pass --bbox S,W,N,E or --place \"Montmartre, Paris\"")
+        box = BBox.parse(bbox, "--bbox") if bbox is not None else geocode_bbox(place)
         if osm_file is not None:
             if not osm_file.is_file():
                 raise StinError(f"OSM file {osm_file} not found", "give the path of a downloaded .osm/.osm.pbf file")
             if not osm_file.name.lower().endswith(OSM_FILE_SUFFIXES):
                 raise StinError(f"OSM file {osm_file} has an unknown extension", "use a .osm, .osm.bz2 or .osm.pbf file")
             # stored relative to the map file, so the project folder can move
-            rel = os.path.relpath(osm_file.resolve(), maps_dir.resolve())
-            source = {"type": "osm_file", "path": rel}
+            source = {"type": "osm_file", "path": os.path.relpath(osm_file.resolve(), maps_dir.resolve())}
         else:
             source = {"type": "osm_online"}
             if place:
                 source["place"] = place
-        data = {
-            "description": f"{name} (written by stin new-city)",
-            "bbox": dict(zip(("south", "west", "north", "east"), box.as_tuple())),
-            "source": source,
-            "segment_size_deg": {"lat": segment_lat, "lon": segment_lon},
-            "heights": NEW_CITY_HEIGHTS,
-        }
-        parse_map(data, name, path)  # validate what we are about to write
-        if routes < 1:
-            raise StinError(f"--routes {routes} gives no car", "use --routes 1 or more")
-        route_path = routes_dir / f"{name}.yaml"
-        write_routes = force or not route_path.exists()
-        with atomic_path(path) as tmp:
-            tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-        if write_routes:
-            route_path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(route_path) as tmp:
-                tmp.write_text(random_routes_yaml(name, box, routes, routes_seed), encoding="utf-8")
+        written = write_city(name, box, source, segment_lat, segment_lon, maps_dir=maps_dir, routes=routes,
+                             routes_seed=routes_seed, routes_dir=routes_dir, max_area_km2=max_area_km2,
+                             force=force, description=f"{place or name} (written by stin new-city)")
     except StinError as exc:
         _fail(exc)
-    typer.echo(f"wrote {path} ({box.area_km2():.2f} km2, {source['type']})")
-    typer.echo(f"wrote {route_path} ({routes} random routes, seed {routes_seed})" if write_routes
-               else f"kept {route_path} (exists; --force rewrites it)")
+    _report(name, box, source["type"], written, routes, routes_seed)
+
+
+@app.command("synth-city")
+def synth_city(
+    name: str = typer.Argument(..., help="city name: lower case, digits, '-' or '_'"),
+    size_km: float = typer.Option(0.5, help="side of the square city, km"),
+    environment: str = typer.Option("urban", help=f"ITU-R P.1410 statistics: {', '.join(P1410_ENVIRONMENTS)}"),
+    alpha: Optional[float] = typer.Option(None, help="built-up area ratio (overrides the environment's)"),
+    beta: Optional[float] = typer.Option(None, help="buildings per km^2 (overrides the environment's)"),
+    gamma: Optional[float] = typer.Option(None, help="Rayleigh height scale, m (overrides the environment's)"),
+    seed: int = typer.Option(0, help="seed of the building heights (same seed, same city)"),
+    towers: int = typer.Option(0, help="buildings replaced by towers"),
+    tower_height_m: float = typer.Option(210.0, help="tower height, m"),
+    segments: int = typer.Option(2, help="map segments (one BS each) per side"),
+    maps_dir: Path = typer.Option(Path("maps"), help="where map files (and the .osm file) go"),
+    routes: int = typer.Option(DEFAULT_RANDOM_ROUTES, help="random seeded routes written to routes/NAME.yaml"),
+    routes_seed: int = typer.Option(0, help="seed of the random routes"),
+    routes_dir: Path = typer.Option(Path("routes"), help="where route files live"),
+    force: bool = typer.Option(False, help="overwrite existing files"),
+) -> None:
+    """Generate a synthetic city (street grid, blocks with Rayleigh heights) as maps/NAME.osm + map + routes."""
+    try:
+        _check_name(name, maps_dir, force)
+        if environment not in P1410_ENVIRONMENTS:
+            raise StinError(f"unknown environment {environment!r}", f"use one of {', '.join(P1410_ENVIRONMENTS)}")
+        if segments < 1:
+            raise StinError(f"--segments {segments} gives no segment", "use --segments 1 or more")
+        a0, b0, g0 = P1410_ENVIRONMENTS[environment]
+        stats = {"alpha": a0 if alpha is None else alpha, "beta_per_km2": b0 if beta is None else beta,
+                 "gamma_m": g0 if gamma is None else gamma}
+        osm_path = maps_dir / f"{name}.osm"
+        maps_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(osm_path) as tmp:
+            city = synth_city_osm(tmp, size_km=size_km, seed=seed, towers=towers, tower_height_m=tower_height_m,
+                                  **stats)
+        box = BBox(city.south, city.west, city.north, city.east)
+        seg_lat = round((box.north - box.south) / segments, 7) + 1e-7  # a hair more: exactly `segments` per side
+        seg_lon = round((box.east - box.west) / segments, 7) + 1e-7
+        synthetic = {"generator": "stin synth-city", "environment": environment, **stats, "seed": seed,
+                     "towers": towers, "tower_height_m": tower_height_m, "side_m": round(city.side_m, 3),
+                     "n_buildings": city.n_buildings}
+        written = write_city(name, box, {"type": "osm_file", "path": osm_path.name}, seg_lat, seg_lon,
+                             maps_dir=maps_dir, routes=routes, routes_seed=routes_seed, routes_dir=routes_dir,
+                             max_area_km2=DEFAULT_MAX_AREA_KM2, force=True,
+                             description=f"synthetic {environment} city, {city.n_buildings} buildings "
+                                         f"(stin synth-city, seed {seed})",
+                             extra={"synthetic": synthetic}, keep_routes=not force)
+    except StinError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {osm_path} ({city.n_buildings} buildings on a {city.side_m:.0f} m square, "
+               f"{city.n_roads} roads; alpha {stats['alpha']}, beta {stats['beta_per_km2']:g}/km2, "
+               f"gamma {stats['gamma_m']:g} m)")
+    _report(name, box, "osm_file", written, routes, routes_seed)
+
+
+def _check_name(name: str, maps_dir: Path, force: bool) -> None:
+    if not CITY_NAME_RE.match(name):
+        raise StinError(f"city name {name!r} is not allowed",
+                        "use lower-case letters, digits, '-' or '_' (e.g. 'paris-centre')")
+    path = maps_dir / f"{name}.yaml"
+    if path.exists() and not force:
+        raise StinError(f"map file {path} already exists", "pass --force to overwrite it or pick another name")
+
+
+def write_city(name: str, box: BBox, source: dict, segment_lat: float, segment_lon: float, *, maps_dir: Path,
+               routes: int, routes_seed: int, routes_dir: Path, max_area_km2: float, force: bool,
+               description: str, extra: dict | None = None, keep_routes: bool | None = None) -> dict[str, Path | None]:
+    """Validate and write maps/NAME.yaml and (unless kept) routes/NAME.yaml, each atomically."""
+    area = box.area_km2()
+    if area > max_area_km2:
+        raise StinError(f"the area is {area:.1f} km2, beyond the {max_area_km2:g} km2 guard",
+                        "pick a smaller place or bbox (or raise --max-area-km2 and params.yaml buildings.max_area_km2)")
+    if routes < 1:
+        raise StinError(f"--routes {routes} gives no car", "use --routes 1 or more")
+    path = maps_dir / f"{name}.yaml"
+    data = {
+        "description": description,
+        "bbox": dict(zip(("south", "west", "north", "east"), box.as_tuple())),
+        "source": source,
+        "segment_size_deg": {"lat": segment_lat, "lon": segment_lon},
+        "heights": NEW_CITY_HEIGHTS,
+        **(extra or {}),
+    }
+    parse_map(data, name, path)  # validate what we are about to write
+    route_path = routes_dir / f"{name}.yaml"
+    write_routes = not route_path.exists() or (force if keep_routes is None else not keep_routes)
+    maps_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    if write_routes:
+        route_path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(route_path) as tmp:
+            tmp.write_text(random_routes_yaml(name, box, routes, routes_seed), encoding="utf-8")
+    return {"map": path, "routes": route_path if write_routes else None, "kept_routes": route_path}
+
+
+def _report(name: str, box: BBox, source_type: str, written: dict, routes: int, routes_seed: int) -> None:
+    typer.echo(f"wrote {written['map']} ({box.area_km2():.2f} km2, bbox {','.join(f'{v:g}' for v in box.as_tuple())}, "
+               f"{source_type})")
+    typer.echo(f"wrote {written['routes']} ({routes} random routes, seed {routes_seed})" if written["routes"]
+               else f"kept {written['kept_routes']} (exists; --force rewrites it)")
     typer.echo(f"next: dvc exp run -S city={name}   (or set 'city: {name}' in params.yaml and run dvc repro)")
+
+
+def geocode_bbox(place: str) -> BBox:
+    """The bounding box of a place name, geocoded by osmnx (OSM Nominatim); needs the network."""
+    import osmnx as ox  # noqa: PLC0415
+
+    try:
+        gdf = ox.geocode_to_gdf(place)
+    except Exception as exc:  # noqa: BLE001  (requests errors, osmnx's InsufficientResponseError, ...)
+        raise StinError(f"cannot geocode {place!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})",
+                        "check the spelling and the network connection, or pass --bbox S,W,N,E") from None
+    if gdf.empty:
+        raise StinError(f"place {place!r} not found", "check the spelling or pass --bbox S,W,N,E")
+    west, south, east, north = (float(v) for v in gdf.total_bounds)
+    return BBox.parse([south, west, north, east], f"geocoded bbox of {place!r}")
 
 
 def random_routes_yaml(name: str, box: BBox, count: int, seed: int) -> str:
@@ -113,7 +211,7 @@ def random_routes_yaml(name: str, box: BBox, count: int, seed: int) -> str:
     diagonal_m = EARTH_MEAN_RADIUS_M * math.hypot(math.radians(box.north - box.south),
                                                   math.radians(box.east - box.west) * math.cos(lat0))
     min_m = round(min(MAX_RANDOM_ROUTE_MIN_M, diagonal_m / 4), 1)
-    head = (f"# Vehicle routes of {name} (written by stin new-city): {count} cars between random road nodes\n"
+    head = (f"# Vehicle routes of {name} (written by stin): {count} cars between random road nodes\n"
             "# of the city's drivable network, seeded (same seed, same routes). Add explicit routes as in\n"
             "# routes/helsinki.yaml: - id, origin [lat, lon], destination [lat, lon].\n")
     return head + yaml.safe_dump({"random": {"count": count, "seed": seed, "min_distance_m": min_m}}, sort_keys=False)

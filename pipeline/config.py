@@ -146,6 +146,7 @@ class MapConfig:
     segment_lon_deg: float
     heights: HeightDefaults
     description: str = ""
+    synthetic: dict[str, Any] | None = None  # exact statistics of a `stin synth-city` city (alpha, beta, gamma)
 
     @property
     def osm_file(self) -> Path:
@@ -201,7 +202,17 @@ def parse_map(data: dict[str, Any], city: str, path: Path) -> MapConfig:
             min_height_by_type_m=min_by_type,
         ),
         description=str(data.get("description", "")),
+        synthetic=_synthetic(data, where),
     )
+
+
+def _synthetic(data: dict[str, Any], where: str) -> dict[str, Any] | None:
+    if data.get("synthetic") is None:
+        return None
+    syn = _mapping(data, "synthetic", where)
+    for key in ("alpha", "beta_per_km2", "gamma_m"):
+        _number(syn, key, f"{where} synthetic")
+    return dict(syn)
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:

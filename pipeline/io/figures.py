@@ -92,6 +92,33 @@ def plot_route_cinr(path: str | os.PathLike, ue: str, times: np.ndarray, cinr_bs
     _save(fig, path, 100)
 
 
+def plot_los_probability(path: str | os.PathLike, city: str, fidelity: dict) -> None:
+    """LoS probability vs elevation: ray-traced street points, TR 38.811 Table 6.6.1-1 (dense urban,
+    urban) and ITU-R P.1410 evaluated on the city's own building statistics."""
+    table = fidelity["los_probability"]
+    el = np.array([float(k) for k in table])
+
+    def col(key: str) -> np.ndarray:
+        return np.array([np.nan if table[k].get(key) is None else table[k][key] for k in table], float)
+
+    p = fidelity["p1410_params"]
+    fig, ax = plt.subplots(figsize=(7, 5), constrained_layout=True)
+    ax.plot(el, col("raytraced"), "ko-", lw=2, label=f"ray-traced ({city})")
+    ax.plot(el, col("tr38811_dense_urban"), "s--", label="TR 38.811 dense urban")
+    ax.plot(el, col("tr38811_urban"), "^--", label="TR 38.811 urban")
+    ax.plot(el, col("itu_p1410"), "d-", label=f"ITU-R P.1410 (alpha {p['alpha']:.2f}, beta {p['beta']:.0f}/km2, "
+                                              f"gamma {p['gamma_m']:.1f} m)")
+    if any(v.get("itu_p1410_generator") is not None for v in table.values()):
+        ax.plot(el, col("itu_p1410_generator"), "x:", label="ITU-R P.1410, generator's exact statistics")
+    ax.set_xlabel("elevation [deg]")
+    ax.set_ylabel("LoS probability")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title("Satellite LoS probability vs elevation")
+    ax.legend(fontsize=8)
+    _save(fig, path, 100)
+
+
 def plot_link_selection(path: str | os.PathLike, m: dict) -> None:
     """Seed 003 Figs. 4-6: sum rate per algorithm, SCA convergence, sum rate vs BS and satellite power."""
     fig, axes = plt.subplots(2, 2, figsize=(12, 9), constrained_layout=True)
@@ -104,14 +131,14 @@ def plot_link_selection(path: str | os.PathLike, m: dict) -> None:
     for p_dbw, c in m["sca_convergence_by_sat_power_dbw"].items():
         ax.plot(range(len(c["objective"])), c["objective"], "o-", label=f"P_S = {p_dbw} dBW ({c['start']} start)")
     ax.set_xlabel("SCA iteration (0 = starting point)")
-    ax.set_ylabel("relaxed sum rate, slot 0 [bit/s/Hz]")
+    ax.set_ylabel("relaxed sum rate, first solved slot [bit/s/Hz]")
     ax.set_title("SCA convergence (Fig. 4)")
     ax.legend(fontsize=8)
     for ax, key, xlabel, title in ((axes[1, 0], "sweep_bs_power_dbm", "BS power P_B [dBm]", "Fig. 5"),
                                    (axes[1, 1], "sweep_sat_power_dbw", "satellite power P_S [dBW]", "Fig. 6")):
         s = m[key]
         for a, style in (("optimal", "k--"), ("sca", "o-"), ("greedy", "s-")):
-            ax.plot(s["values"], s[a], style, label=a)
+            ax.plot(s["values"], [np.nan if v is None else v for v in s[a]], style, label=a)  # None: infeasible
         ax.set_xlabel(xlabel)
         ax.set_ylabel("sum rate over the sweep slots [bit/s/Hz]")
         ax.set_title(f"Sum rate vs {xlabel.split(' [')[0]} ({title})")

@@ -7,6 +7,7 @@ their highway type, else ``fallback_speed_kph`` (osmnx ``add_edge_speeds``).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import networkx as nx
@@ -32,7 +33,13 @@ def drive_graph(map_cfg: MapConfig, frame: LocalFrame, fallback_speed_kph: float
             raise StinError(f"no drivable roads in the area of map '{map_cfg.name}'", "widen the bbox")
         graph = osm.to_graph(nodes, edges, graph_type="networkx", retain_all=True)
     elif map_cfg.source_type == "osm_file":
-        graph = ox.graph_from_xml(Path(map_cfg.osm_file), simplify=True, retain_all=True)
+        graph = ox.graph_from_xml(Path(map_cfg.osm_file), simplify=False, retain_all=True)  # every way in the file
+        graph = drivable_only(graph)
+        if graph.number_of_nodes():
+            graph = ox.truncate.truncate_graph_bbox(graph, (bbox.west, bbox.south, bbox.east, bbox.north),
+                                                    truncate_by_edge=True)
+        if graph.number_of_edges():
+            graph = ox.simplify_graph(graph)
     else:
         try:
             graph = ox.graph_from_bbox((bbox.west, bbox.south, bbox.east, bbox.north), network_type="drive")
@@ -40,10 +47,67 @@ def drive_graph(map_cfg: MapConfig, frame: LocalFrame, fallback_speed_kph: float
             raise StinError(f"cannot fetch the road network of '{map_cfg.name}' ({type(exc).__name__})",
                             "check the network connection or use an osm_file source") from None
     graph.graph.setdefault("crs", "EPSG:4326")
+    if graph.number_of_edges() == 0:
+        raise StinError(f"no drivable roads in the area of map '{map_cfg.name}'",
+                        "widen the bbox, or check that the OSM file holds highway=* ways for cars")
+    graph = fill_edge_lengths(graph)
     graph = ox.add_edge_speeds(graph, fallback=fallback_speed_kph)
+    for *_, data in graph.edges(data=True):  # a maxspeed osmnx cannot parse ("walk", "none") leaves NaN
+        if not _finite_positive(data.get("speed_kph")):
+            data["speed_kph"] = float(fallback_speed_kph)
     graph = ox.add_edge_travel_times(graph)
-    if graph.number_of_nodes() == 0:
-        raise StinError(f"no drivable roads in the area of map '{map_cfg.name}'", "widen the bbox")
     largest = max(nx.strongly_connected_components(graph), key=len)
     graph = graph.subgraph(largest).copy()
     return ox.project_graph(graph, to_crs=frame.crs)
+
+
+# Highway values osmnx's network_type="drive" filter leaves out (osmnx _overpass._get_network_filter),
+# for files read with graph_from_xml, which keeps every way
+NOT_DRIVABLE = {"abandoned", "bridleway", "bus_guideway", "construction", "corridor", "cycleway", "elevator",
+                "escalator", "footway", "no", "path", "pedestrian", "planned", "platform", "proposed", "raceway",
+                "razed", "service", "steps", "track", "busway", "via_ferrata"}
+NOT_DRIVABLE_ACCESS = {"no", "private"}  # osmnx drive filter: access!~private, motor_vehicle/motorcar!~no
+
+
+def _finite_positive(value: object) -> bool:
+    try:
+        return math.isfinite(float(value)) and float(value) > 0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def drivable_only(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """The edges a car may use: a highway tag outside :data:`NOT_DRIVABLE`, no private/no access."""
+    def first(v: object) -> str:
+        return str(v[0] if isinstance(v, list) and v else v)
+
+    drop = [(u, v, k) for u, v, k, d in graph.edges(keys=True, data=True)
+            if "highway" not in d or first(d["highway"]) in NOT_DRIVABLE
+            or any(first(d.get(tag, "")) in NOT_DRIVABLE_ACCESS for tag in ("access", "motor_vehicle", "motorcar"))
+            or first(d.get("area", "no")) == "yes"]
+    graph = graph.copy()
+    graph.remove_edges_from(drop)
+    graph.remove_nodes_from([n for n in list(graph.nodes) if graph.degree(n) == 0])
+    return graph
+
+
+def fill_edge_lengths(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Geodesic lengths for edges whose ``length`` is missing, null or <= 0: along the edge's geometry
+    when it has one (pyproj Geod on WGS84), else between its end nodes (osmnx add_edge_lengths).
+
+    Readers leave lengths so on untagged or odd ways (pyrosm on some extracts), and osmnx's travel
+    times then fail with "Edge 'length' and 'speed_kph' values must be non-null"."""
+    from pyproj import Geod  # noqa: PLC0415
+
+    geod = Geod(ellps="WGS84")
+    bad = [(u, v, k) for u, v, k, d in graph.edges(keys=True, data=True) if not _finite_positive(d.get("length"))]
+    straight = [e for e in bad if graph.edges[e].get("geometry") is None]
+    if straight:
+        graph = ox.distance.add_edge_lengths(graph, edges=straight)
+    for e in bad:
+        data = graph.edges[e]
+        if data.get("geometry") is not None:
+            data["length"] = float(geod.geometry_length(data["geometry"]))
+        if not _finite_positive(data.get("length")):  # zero-length edge (duplicate nodes)
+            data["length"] = 0.01  # 1 cm: its travel time stays finite and positive
+    return graph

@@ -161,8 +161,11 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
 
     a = channels["a_real"].isel(time=t).values + 1j * channels["a_imag"].isel(time=t).values  # (ue, tx, rx, txa, path)
     a = a[users][:, :, :, 0, :]  # element 0 of the sector panel (the f1336 panel has one port)
-    theta = channels["theta_t_rad"].isel(time=t).values[users, tx]
-    phi = channels["phi_t_rad"].isel(time=t).values[users, tx]
+    # padding paths (a link with fewer paths than the tensor holds) carry a = 0; a non-finite amplitude or
+    # angle there would still turn 0 * NaN into NaN in the sums below, so both are zeroed
+    a = np.where(np.isfinite(a), a, 0.0)
+    theta = np.nan_to_num(channels["theta_t_rad"].isel(time=t).values[users, tx])
+    phi = np.nan_to_num(channels["phi_t_rad"].isel(time=t).values[users, tx])
     steer = panel_steering(direction_from_angles(theta, phi), bearing, s.bs_rows,
                            s.bs_cols) / math.sqrt(nb)  # (M, path, Nb)
     a = receiver_outputs(a, link.receiver)  # (M, tx, outputs, path)
@@ -185,7 +188,10 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
     traced_db = channels["sat_antenna_gain_db"].values[t, users, 0]
     beam_db = satellite_budget_db(_off_axis(ue_xyz, sat_xyz, bores), elev, link, freq)  # (M, Ns)
     g_traced = np.einsum("mr,mrp->m", comb.conj(), a[:, sat_idx[0]])
-    g_ue = g_traced[:, None] * 10 ** ((beam_db - traced_db[:, None]) / 20)
+    # a car with no traced satellite path (non-finite traced gain) receives no satellite signal
+    has_sat = np.isfinite(traced_db) & np.isfinite(g_traced)
+    g_ue = np.where(has_sat[:, None], np.nan_to_num(g_traced)[:, None]
+                    * 10 ** ((beam_db - np.where(has_sat, traced_db, 0.0)[:, None]) / 20), 0.0)
     d_es = float(np.linalg.norm(es_xyz - sat_xyz))
     es_db = satellite_budget_db(_off_axis(es_xyz, sat_xyz, bores), elev, link, freq) + s.es_gain_dbi
     g_es = np.sqrt(free_space_path_gain(d_es, freq)) * 10 ** (es_db / 20) * np.exp(-2j * np.pi * d_es / lam)
@@ -198,7 +204,8 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
     to_es = (es_xyz - site) / max(float(np.linalg.norm(es_xyz - site)), 1.0)
     # the maps weigh every ray by the car's receive pattern; the ES is no car: take the pattern out
     # toward the BS (an approximation for rays arriving from other directions)
-    g_map /= float(link.receiver.ray_gain(-to_es))
+    rx_gain = float(link.receiver.ray_gain(-to_es))
+    g_map = g_map / rx_gain if rx_gain > 0 and math.isfinite(g_map) else 0.0
     h_es = math.sqrt(g_map * 10 ** (s.es_sidelobe_dbi / 10)) * panel_steering(to_es, bearing, s.bs_rows,
                                                                                s.bs_cols) / math.sqrt(nb)
 
@@ -220,6 +227,11 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
             "sat_xyz": sat_xyz, "sat_elevation_deg": elev, "target_xyz": tgt,
             "beam_spacing_deg": math.degrees(spacing), "bs_es_map_gain_db": 10 * math.log10(max(g_map, 1e-300)),
             "sinr_alone_db": 10 * np.log10(sinr_alone[users, j])}
+    for what, value in (("BS-UE channels", h_ue), ("satellite-UE channels", g_ue), ("satellite-ES channel", g_es),
+                        ("BS-ES channel", h_es), ("sensing steering vectors", a_bs)):
+        if not np.all(np.isfinite(value)):
+            raise StinError(f"the city beamforming problem at slot {t} has non-finite {what}",
+                            "rerun the channels stage; if it persists, report it with channels.nc")
     return problem_from_channels(h_ue, g_ue, g_es, h_es, p_sat_w=p_sat, p_bs_w=p_bs, noise_w=noise,
                                  rate_min=math.log2(1 + 10 ** (s.sinr_min_db / 10)), a_sat_targets=a_sat,
                                  a_bs_targets=a_bs, sensing_eirp_w=10 ** (s.sensing_eirp_dbw / 10),

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from pipeline.errors import StinError
 
 SINR_SCHEMES = ("sc_bs", "sc_sat", "mc")
 RATE_SCHEMES = ("sc_bs", "sc_sat", "mc", "dc")
@@ -116,6 +117,9 @@ def heatmap_coverage(heatmaps: xr.Dataset, thresholds_db: np.ndarray, rate_thres
 # to the ray-traced maps.
 
 LOS_REFERENCE_QUANTILE = 0.8  # cells above this quantile of satellite power form the LoS plateau (project choice)
+
+
+MIN_PATH_LOSS_EXPONENT = 2.0  # free space (Friis): no fitted urban exponent below it is physical
 
 
 def fit_path_loss(distance_m: np.ndarray, power_db: np.ndarray, exponent: float | None = None) -> dict[str, float]:
@@ -213,7 +217,16 @@ def calibrate_city_network(heatmaps: xr.Dataset, radiomaps: xr.Dataset, *, n_sit
     p_bs = heatmaps["rx_power_bs_dbm"].values[ok]
     floor = np.nanmin(p_bs)
     keep = p_bs > floor + 1.0  # cells no ray reached sit at the gain floor: not a path-loss sample
+    if keep.sum() < 3:
+        raise StinError(f"only {int(keep.sum())} outdoor cells are reached by a base station: no path-loss fit",
+                        "check the city's sites (scene stage) and the radio maps, or widen the bbox")
     bs_fit = fit_path_loss(d_bs[keep], p_bs[keep])
+    bs_fit["alpha_free"] = bs_fit["alpha"]
+    if bs_fit["alpha"] < MIN_PATH_LOSS_EXPONENT:
+        # a small city spans too little distance for the slope (shadowing dominates, the fit can even rise
+        # with distance); the exponent is then fixed at free space's and only k_T fitted
+        bs_fit = {**fit_path_loss(d_bs[keep], p_bs[keep], exponent=MIN_PATH_LOSS_EXPONENT),
+                  "alpha_free": bs_fit["alpha"]}
     resid_lin = 10 ** ((p_bs[keep] - (bs_fit["k_db"] - 10 * bs_fit["alpha"] * np.log10(d_bs[keep]))) / 10)
     m_t_raw = fit_nakagami_m(resid_lin / resid_lin.mean())
     m_t = max(1, int(round(m_t_raw)))

@@ -150,9 +150,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
           f"{diff.size} links (line of sight: {metrics['route_vs_map_los_diff_db_median']} dB over "
           f"{metrics['route_vs_map_los_pairs']}); CINR median |diff| {metrics['route_vs_map_cinr_diff_db_median']} dB")
     print(f"[channels] satellite paths: far-field {far['points_with_path_share']:.1%} of points, "
-          f"{far['mean_paths_per_point']:.2f} paths/point, NLoS points reached {far['nlos_points_with_path_share']:.1%}; "
-          f"naive {naive['points_with_path_share']:.1%}, {naive['mean_paths_per_point']:.2f}, "
-          f"{naive['nlos_points_with_path_share']:.1%}")
+          f"{far['mean_paths_per_point']:.2f} paths/point, NLoS points reached {far['nlos_points_with_path_share']:.1%}"
+          + (f"; naive {naive['points_with_path_share']:.1%}, {naive['mean_paths_per_point']:.2f}, "
+             f"{naive['nlos_points_with_path_share']:.1%}" if raypaths.attrs.get("naive_comparison", 0) else ""))
 
 
 def main() -> int:

@@ -20,13 +20,15 @@ from pipeline.errors import StinError
 from pipeline.geometry.footprints import bbox_local_box
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import read_json, write_json
+from pipeline.io.figures import plot_los_probability
 from pipeline.io.paths import CityPaths
 from pipeline.orbits.constellation import slant_range_m
 from pipeline.radio.farfield import LaunchArea, proxy_position, ray_efficiency
 from pipeline.io.netcdf import read_netcdf
 from pipeline.radio.fidelity import (
     TR38811_LOS_PROBABILITY, cinr_distance_spearman, direction_enu, free_space_checks, los_probability,
-    satellite_los_check, satellite_los_path_errors, ue_element_azimuth_spread_db)
+    p1410_city_parameters, p1410_los_probability, satellite_los_check, satellite_los_path_errors, shadow_margin_m,
+    ue_element_azimuth_spread_db)
 from pipeline.radio.maptasks import run_task
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import MapGrid, load_rt_scene
@@ -89,16 +91,30 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     eff, naive = ray_efficiency(scene, proxy_position(d, center, float(rtp["proxy_distance_m"])), launch, grid.bounds, n_rays)
     _, naive20 = ray_efficiency(scene, proxy_position(d, center, NAIVE_REFERENCE_DISTANCE_M), launch, grid.bounds, n_rays)
 
-    # (c): street-level grid away from the edges (no buildings are modelled beyond them)
-    margin = number(fp, "edge_exclusion_m", w, positive=False, minimum=0)
-    inner = (bounds[0] + margin, bounds[1] + margin, bounds[2] - margin, bounds[3] - margin)
-    if inner[0] >= inner[2] or inner[1] >= inner[3]:
-        raise StinError(f"fidelity.edge_exclusion_m = {margin} leaves no cells", "lower it")
-    los_grid = MapGrid.covering(inner, number(fp, "los_cell_size_m", w), rx_h)
+    # (c): street-level LoS probability vs elevation. A point nearer the area edge than the shadow of
+    # the tallest buildings (height quantile edge_height_quantile) at that elevation could be shadowed
+    # by buildings beyond the edge that the scene lacks: it is left out, per elevation.
+    heights = buildings.groupby("building_id")["height_m"].max().to_numpy(float)
+    area_m2 = float(bbox_local_box(map_cfg.bbox, frame).area)
+    p1410 = p1410_city_parameters(buildings.geometry.values, heights, area_m2)
+    q = number(fp, "edge_height_quantile", w, positive=False, minimum=0)
+    if q > 1:
+        raise StinError(f"{w}.edge_height_quantile = {q} is not a quantile", "use a value in [0, 1], e.g. 0.95")
+    edge_height = float(np.quantile(heights, q))
+    los_grid = MapGrid.covering(bounds, number(fp, "los_cell_size_m", w), rx_h)
     points = los_grid.centers[outdoor_mask(los_grid, buildings.geometry)]
+    to_edge = np.min([points[:, 0] - bounds[0], bounds[2] - points[:, 0], points[:, 1] - bounds[1],
+                      bounds[3] - points[:, 1]], axis=0)
     elevations = [float(e) for e in fp["elevations_deg"]]
-    p_los = los_probability(scene, points, elevations, int(number(fp, "azimuths", w)))
-
+    min_points = int(number(fp, "los_min_points", w))
+    n_az = int(number(fp, "azimuths", w))
+    p_los, n_points, margins = {}, {}, {}
+    for e in elevations:
+        margins[e] = shadow_margin_m(edge_height, e, rx_h)
+        inner = points[to_edge >= margins[e]]
+        n_points[e] = int(len(inner))
+        p_los[e] = los_probability(scene, inner, [e], n_az)[e] if len(inner) >= min_points else None
+    generator = map_cfg.synthetic  # the synthetic city's exact statistics, when it is one
     # channel self-consistency: the car's element, satellite LoS paths, reproducible maps, Fig. 2 trends
     receiver = ReceiverModel.from_params(section(params, "ue"))
     spread = ue_element_azimuth_spread_db(receiver)
@@ -113,10 +129,21 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     table = {}
     for e in elevations:
         key = str(int(e)) if float(e).is_integer() else str(e)
-        q = int(round(e / 10.0) * 10)  # TR 38.811 tables are per 10 degrees
-        table[key] = {"raytraced": round(p_los[e], 4),
-                      "tr38811_dense_urban": TR38811_LOS_PROBABILITY["dense_urban"].get(q),
-                      "tr38811_urban": TR38811_LOS_PROBABILITY["urban"].get(q)}
+        q10 = int(round(e / 10.0) * 10)  # TR 38.811 tables are per 10 degrees
+        table[key] = {"raytraced": None if p_los[e] is None else round(p_los[e], 4),
+                      "tr38811_dense_urban": TR38811_LOS_PROBABILITY["dense_urban"].get(q10),
+                      "tr38811_urban": TR38811_LOS_PROBABILITY["urban"].get(q10),
+                      "itu_p1410": round(p1410_los_probability(e, p1410["alpha"], p1410["beta_per_km2"],
+                                                               p1410["gamma_m"], rx_h), 4),
+                      "points": n_points[e], "edge_margin_m": round(margins[e], 1)}
+        if generator:
+            table[key]["itu_p1410_generator"] = round(p1410_los_probability(
+                e, generator["alpha"], generator["beta_per_km2"], generator["gamma_m"], rx_h), 4)
+
+    def mad(ref: str) -> float | None:
+        pairs = [(v["raytraced"], v[ref]) for v in table.values() if v["raytraced"] is not None and v.get(ref) is not None]
+        return round(float(np.mean([abs(a - b) for a, b in pairs])), 4) if pairs else None
+
     result = {
         "friis_error_db_median": round(fs["friis"]["median_abs_error_db"], 4),
         "two_ray_error_db_median": round(fs["two_ray"]["median_abs_error_db"], 4),
@@ -132,6 +159,12 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         "radiomap_repeat_max_abs_diff_db": repeat,
         "receiver": receiver.mode,
         "los_probability": table,
+        "p1410_params": {"alpha": round(p1410["alpha"], 4), "beta": round(p1410["beta_per_km2"], 1),
+                         "gamma_m": round(p1410["gamma_m"], 2), "n_buildings": p1410["n_buildings"],
+                         "edge_height_m": round(edge_height, 1), "edge_height_quantile": q},
+        "los_probability_mad": {"itu_p1410": mad("itu_p1410"), "tr38811_urban": mad("tr38811_urban"),
+                                "tr38811_dense_urban": mad("tr38811_dense_urban"),
+                                **({"itu_p1410_generator": mad("itu_p1410_generator")} if generator else {})},
         "details": {"free_space": fs, "satellite_los": sat, "los_points": int(len(points)),
                     "ue_element_spread": spread, "sat_los_paths": sat_paths["sat_los_paths"],
                     "proxy_distance_m": float(rtp["proxy_distance_m"])},
@@ -144,10 +177,15 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     print(f"[fidelity] car element azimuth spread {result['ue_element_azimuth_spread_db']} dB; satellite LoS paths: "
           f"delay error {result['sat_los_delay_error_ns_max']} ns, Doppler error {result['sat_doppler_error_hz_max']} Hz "
           f"(max); radio map repeat {repeat} dB")
-    print(f"[fidelity] LoS probability, {city} ({len(points)} street points) vs TR 38.811:")
-    print("  elev  ray-traced  dense-urban  urban")
+    print(f"[fidelity] LoS probability, {city} (street points beyond the shadow of {edge_height:.0f} m buildings) vs "
+          f"TR 38.811 and ITU-R P.1410 on the city's alpha {p1410['alpha']:.3f}, beta {p1410['beta_per_km2']:.0f}/km2, "
+          f"gamma {p1410['gamma_m']:.1f} m:")
+    print("  elev  points  ray-traced  dense-urban  urban  P.1410")
     for k, v in table.items():
-        print(f"  {k:>4}  {v['raytraced']:10.3f}  {v['tr38811_dense_urban']:11.3f}  {v['tr38811_urban']:5.3f}")
+        traced = "      -   " if v["raytraced"] is None else f"{v['raytraced']:10.3f}"
+        print(f"  {k:>4}  {v['points']:6d}  {traced}  {v['tr38811_dense_urban']:11.3f}  {v['tr38811_urban']:5.3f}  "
+              f"{v['itu_p1410']:6.3f}")
+    print(f"[fidelity] mean |ray-traced - model|: {result['los_probability_mad']}")
 
 
 def build_report(params: dict[str, Any], paths: CityPaths) -> None:
@@ -170,6 +208,7 @@ def build_report(params: dict[str, Any], paths: CityPaths) -> None:
     at = keys.index("los_probability") if "los_probability" in keys else len(keys)
     merged = {**{k: checks[k] for k in keys[:at]}, **trends, **{k: checks[k] for k in keys[at:]}}
     write_json(paths.fidelity_json, merged)
+    plot_los_probability(paths.figures_dir / "fidelity_los_probability.png", params["city"], merged)
     print(f"[fidelity] CINR vs distance to the nearest BS (Spearman, slot 0): BS {rho['bs']:+.3f}, LEO {rho['leo']:+.3f}; "
           f"LEO-UE CINR >= 0 dB in {trends['sat_sc_coverage_0db']:.1%} of outdoor cells and slots")
 

@@ -39,17 +39,29 @@ def sca_options(ls: dict[str, Any]) -> dict[str, Any]:
             "relaxation": relaxation}
 
 
-def slot_problem(ds, t: int, ls: dict[str, Any], p_bs_w: float | None = None, p_sat_w: float | None = None) -> SlotProblem:  # noqa: ANN001
+def slot_problem(ds, t: int, ls: dict[str, Any], p_bs_w: float | None = None, p_sat_w: float | None = None,  # noqa: ANN001
+                 ) -> tuple[SlotProblem | None, np.ndarray]:
+    """Slot ``t``'s problem over the cars that some link reaches, and the indices of those it leaves out.
+
+    A car with no link of positive gain in a slot (no transmitter reaches it: a non-finite gain counts
+    as none) cannot take part; it gets rate 0 and is reported, and the slot is solved for the others
+    (None when no car is reached)."""
     g = link_gains(ds, t)
+    h = np.nan_to_num(np.asarray(g["bs"], float), nan=0.0, posinf=0.0, neginf=0.0)
+    s = np.nan_to_num(np.asarray(g["sat"], float), nan=0.0, posinf=0.0, neginf=0.0)
+    reached = (h > 0).any(axis=1) | (s > 0).any(axis=1)
+    unreached = np.flatnonzero(~reached)
+    if not reached.any():
+        return None, unreached
     w = "params.yaml link_selection"
-    return SlotProblem(h=g["bs"], g=g["sat"],
+    return SlotProblem(h=h[reached], g=s[reached],
                        p_bs_w=ds.attrs["bs_tx_power_w"] if p_bs_w is None else p_bs_w,
                        p_sat_w=ds.attrs["sat_tx_power_w"] if p_sat_w is None else p_sat_w,
                        noise_w=ds.attrs["noise_power_w"], cap_bs=int(number(ls, "cap_bs", w)),
                        cap_sat=int(number(ls, "cap_sat", w)),
-                       other_bs=np.full(g["bs"].shape[1], int(number(ls, "other_users_bs", w, positive=False, minimum=0))),
-                       other_sat=np.full(g["sat"].shape[1], int(number(ls, "other_users_sat", w, positive=False, minimum=0))),
-                       interference=str(ls.get("interference", "full_power")))
+                       other_bs=np.full(h.shape[1], int(number(ls, "other_users_bs", w, positive=False, minimum=0))),
+                       other_sat=np.full(s.shape[1], int(number(ls, "other_users_sat", w, positive=False, minimum=0))),
+                       interference=str(ls.get("interference", "full_power"))), unreached
 
 
 def solve_all(p: SlotProblem, ls: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -92,32 +104,42 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                         "link-selection model does not carry (one gain per link serves signal and interference)",
                         "set ue.receiver: fixed_array (the paper's receiver) for link selection")
     n_time = ds.sizes["time"]
-    per_slot, infeasible = [], []
+    per_slot, infeasible, unreached, solved_slots = [], [], [], []
+    ue_ids = [str(u) for u in ds["ue"].values]
     for t in range(n_time):
+        problem, left_out = slot_problem(ds, t, ls)
+        unreached += [{"slot": t, "ue": ue_ids[k]} for k in left_out]
+        if problem is None:
+            infeasible.append({"slot": t, "reason": "no car is reached by any transmitter"})
+            continue
         try:
-            per_slot.append(solve_all(slot_problem(ds, t, ls), ls))
+            per_slot.append(solve_all(problem, ls))
+            solved_slots.append(t)
         except InfeasibleError as exc:
             infeasible.append({"slot": t, "reason": str(exc)})
     if not per_slot:
         raise StinError("every slot is infeasible for link selection",
                         "raise link_selection.cap_bs / cap_sat or lower the other users")
     total = {a: float(sum(s[a]["sum_rate"] for s in per_slot)) for a in ALGORITHMS}
-    gaps = {a: (total["optimal"] - total[a]) / total["optimal"] for a in ALGORITHMS}
+    gaps = {a: (total["optimal"] - total[a]) / total["optimal"] if total["optimal"] > 0 else 0.0 for a in ALGORITHMS}
     iterations = [s["sca"]["trace"].iterations for s in per_slot]
 
-    sweep_slots = range(min(int(number(ls, "sweep_slots", "params.yaml link_selection")), n_time))
+    sweep_slots = solved_slots[:int(number(ls, "sweep_slots", "params.yaml link_selection"))]
 
     def sweep(kind: str, values: list[float]) -> dict[str, list[float]]:
-        res: dict[str, list[float]] = {a: [] for a in ("optimal", "sca", "greedy")}
+        res: dict[str, list[float | None]] = {a: [] for a in ("optimal", "sca", "greedy")}
         for v in values:
             kw = {"p_bs_w": 10 ** ((v - 30) / 10)} if kind == "bs" else {"p_sat_w": 10 ** (v / 10)}
-            sums = {a: 0.0 for a in res}
+            sums: dict[str, float | None] = {a: 0.0 for a in res}
             for t in sweep_slots:
-                p = slot_problem(ds, t, ls, **kw)
-                sums["optimal"] += evaluate(p, *solve_exact(p)).sum_rate
-                x, y, _ = solve_sca(p, **sca_options(ls))
-                sums["sca"] += evaluate(p, x, y).sum_rate
-                sums["greedy"] += evaluate(p, *solve_greedy(p)).sum_rate
+                p = slot_problem(ds, t, ls, **kw)[0]
+                for a, solve in (("optimal", solve_exact), ("sca", lambda q: solve_sca(q, **sca_options(ls))[:2]),
+                                 ("greedy", solve_greedy)):
+                    try:
+                        rate = evaluate(p, *solve(p)).sum_rate
+                    except InfeasibleError:  # e.g. greedy exhausting capacities at this power: no value
+                        rate = None
+                    sums[a] = None if sums[a] is None or rate is None else sums[a] + rate
             for a in res:
                 res[a].append(sums[a])
         return res
@@ -128,7 +150,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     sat_sweep = sweep("sat", sat_values)
     convergence = {}
     for v in sat_values[:: max(1, len(sat_values) // 3)]:
-        _, _, tr = solve_sca(slot_problem(ds, 0, ls, p_sat_w=10 ** (v / 10)), **sca_options(ls))
+        _, _, tr = solve_sca(slot_problem(ds, solved_slots[0], ls, p_sat_w=10 ** (v / 10))[0], **sca_options(ls))
         convergence[f"{v:g}"] = {"objective": tr.objective, "start": tr.start}
 
     metrics = {
@@ -141,6 +163,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         "sca_start_per_slot": [s["sca"]["trace"].start for s in per_slot],
         "runtime_s_per_slot": {a: round(float(np.mean([s[a]["seconds"] for s in per_slot])), 4) for a in ALGORITHMS},
         "slots_solved": len(per_slot), "infeasible_slots": infeasible,
+        # cars no transmitter reaches in a slot: rate 0 there, the slot solved for the others
+        "unreached_car_slots": len(unreached), "unreached": unreached,
         # the optimum's use of the satellites: car-slots with a satellite link, share of the sum rate they carry
         "sat_served_share": round(sum(s["optimal"]["ues_with_sat"] for s in per_slot) / (len(per_slot) * ds.sizes["ue"]), 4),
         "sat_served_car_slots": int(sum(s["optimal"]["ues_with_sat"] for s in per_slot)),
@@ -157,7 +181,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     plot_link_selection(paths.figures_dir / "link_selection.png", metrics)
     print(f"[link_selection] {len(per_slot)} slots: sum rate optimal {total['optimal']:.2f}, SCA {total['sca']:.2f} "
           f"(gap {gaps['sca']:.3%}), greedy {total['greedy']:.2f} (gap {gaps['greedy']:.3%}), heuristic "
-          f"{total['heuristic']:.2f} bit/s/Hz; SCA iterations {np.mean(iterations):.1f}")
+          f"{total['heuristic']:.2f} bit/s/Hz; SCA iterations {np.mean(iterations):.1f}"
+          + (f"; {len(unreached)} car-slots reached by no transmitter (rate 0)" if unreached else ""))
 
 
 def main() -> int:
