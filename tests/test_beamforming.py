@@ -183,3 +183,16 @@ def test_infeasible_sensing_names_it():
         solve_pa1(p, Q)
     assert exc.value.families == ["sensing (17d)"]
     assert "Gamma" in str(exc.value)
+
+
+def test_robust_design_with_a_single_user(paper, pa1):
+    """One admitted user (a small city's sector): no other user's beam interferes, and the robust
+    design (both bounds) solves and stays below the single user's perfect-CSI design."""
+    from pipeline.solvers.beamforming_city import subset_users
+
+    one = subset_users(paper, [0])
+    perfect = solve_pa1(one, Q)
+    for bounds in ("cauchy-schwarz", "s-procedure"):
+        d = solve_pa2(one.with_csi_error(0.005), dataclasses.replace(Q, max_iterations=4), bounds=bounds)
+        assert d.report.feasible, (bounds, d.report.violations)
+        assert 0 < d.sum_rate <= perfect.sum_rate + 1e-3

@@ -61,7 +61,11 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     fidelity = json.loads((results / "fidelity.json").read_text())
     assert fidelity["friis_error_db_median"] <= 0.5 and fidelity["sat_los_error_db_median"] <= 0.5
     assert fidelity["sat_ray_efficiency"] >= 0.9 > 1000 * fidelity["naive_sat_ray_efficiency"]
-    assert set(fidelity["los_probability"]["30"]) == {"raytraced", "tr38811_dense_urban", "tr38811_urban"}
+    assert set(fidelity["los_probability"]["30"]) == {"raytraced", "tr38811_dense_urban", "tr38811_urban", "itu_p1410",
+                                                      "points", "edge_margin_m"}
+    assert set(fidelity["p1410_params"]) >= {"alpha", "beta", "gamma_m"} and 0 < fidelity["p1410_params"]["alpha"] < 1
+    assert fidelity["los_probability"]["10"]["edge_margin_m"] > fidelity["los_probability"]["60"]["edge_margin_m"]
+    assert (results / "figures" / "fidelity_los_probability.png").is_file()
     # channel self-consistency (issue: trustworthy channels)
     assert fidelity["ue_element_azimuth_spread_db"] <= 0.5
     assert fidelity["sat_los_delay_error_ns_max"] <= 0.1 and fidelity["sat_doppler_error_hz_max"] <= 1.0
@@ -137,3 +141,57 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     assert third.returncode == 0, third.stderr[-2000:]
     ran = {line.split("'")[1] for line in third.stdout.splitlines() if line.startswith("Running stage")}
     assert ran == {"heatmaps", "fidelity_report", "channels", "link_selection", "coverage", "beamforming"}
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, GIT_AUTHOR_NAME="ci", GIT_AUTHOR_EMAIL="ci@example.org", GIT_COMMITTER_NAME="ci",
+               GIT_COMMITTER_EMAIL="ci@example.org")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_a_new_synthetic_city_runs_every_stage_as_a_dvc_experiment(tmp_path):
+    """A city the project never saw, made from a local OSM file by `stin synth-city` (with a 210 m tower),
+    runs every stage through `dvc exp run -S city=...` with no file written by hand, and the experiment
+    records every stage's metrics. Fewer slots keep it short (the same -S a user would pass)."""
+    repo = tmp_path / "project"
+    repo.mkdir()
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(REPO / name, repo / name)
+    shutil.copytree(REPO / "pipeline", repo / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "maps").mkdir()
+    (repo / "routes").mkdir()
+    shutil.copy(REPO / "maps" / "helsinki.yaml", repo / "maps" / "helsinki.yaml")
+    code = ("import sys; from pipeline.cli import app; "
+            "app(['synth-city', 'ci-town', '--size-km', '0.3', '--towers', '1', '--routes', '4', '--seed', '5'])")
+    made = _run(repo, sys.executable, "-c", code)
+    assert made.returncode == 0, made.stderr
+    assert "next: dvc exp run -S city=ci-town" in made.stdout
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "project"],
+                [sys.executable, "-m", "dvc", "init", "-q"], ["git", "commit", "-qam", "dvc init"]):
+        out = _run(repo, *cmd)
+        assert out.returncode == 0, (cmd, out.stderr)
+    run = _run(repo, sys.executable, "-m", "dvc", "exp", "run", "-S", "city=ci-town", "-S", "orbits.n_slots=4")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name in stages:
+        assert f"Running stage '{name}'" in run.stdout, name
+    results = repo / "results" / "ci-town"
+    scene = json.loads((results / "scene.json").read_text())
+    assert scene["n_buildings"] == 49 and scene["n_sites"] == 4
+    ls = json.loads((results / "link_selection.json").read_text())
+    assert ls["slots_solved"] + len(ls["infeasible_slots"]) == 4 and ls["slots_solved"] >= 1
+    bf = json.loads((results / "beamforming.json").read_text())
+    assert bf["constraints_satisfied"] is True
+    fidelity = json.loads((results / "fidelity.json").read_text())
+    assert set(fidelity["los_probability_mad"]) >= {"itu_p1410", "itu_p1410_generator", "tr38811_urban"}
+    # every metrics file is strict JSON (no NaN), and the experiment holds them all
+    for f in results.glob("*.json"):
+        json.loads(f.read_text(), parse_constant=lambda c: pytest.fail(f"{f.name} holds {c}"))
+    shown = _run(repo, sys.executable, "-m", "dvc", "exp", "show", "--json")
+    assert shown.returncode == 0, shown.stderr
+    recorded = json.dumps(json.loads(shown.stdout))
+    for name in ("scene.json", "radiomaps.json", "heatmaps.json", "fidelity.json", "channels.json",
+                 "link_selection.json", "coverage.json", "beamforming.json", "beamforming_sweeps.json"):
+        assert f"results/ci-town/{name}" in recorded, name

@@ -956,6 +956,8 @@ def _cs_bound(covs: Sequence[_Cov], row: np.ndarray, slack: Any, delta: float, l
     (row -> unit row), in each covariance's own (congruence) coordinates."""
     import cvxpy as cp
 
+    if not covs:  # X = 0 (no other user's beam, e.g. a one-user problem): the quadratic form is 0
+        return [slack <= 0] if lower else [slack >= 0]
     nrm = float(np.linalg.norm(row))
     if nrm == 0.0:  # no traced channel: c = 0, e^H X e lies in [0, delta^2 Tr X]
         return [slack <= 0] if lower else [slack >= delta**2 * sum(c.trace() for c in covs)]
