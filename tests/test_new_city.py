@@ -216,3 +216,79 @@ def test_json_outputs_are_strict_json(tmp_path):
     write_json(tmp_path / "m.json", {"a": float("nan"), "b": [1.0, float("inf")], "c": np.float64(2.5)})
     text = (tmp_path / "m.json").read_text()
     assert json.loads(text) == {"a": None, "b": [1.0, None], "c": 2.5} and "NaN" not in text
+
+
+# ------------------------------------------------------------------ a new city's empty cases
+def test_a_city_without_roads_is_one_clear_error(project):
+    """An extract with buildings but no highway=* way: the routes stage's road graph says so."""
+    from pipeline.errors import StinError
+    from pipeline.geometry.frame import LocalFrame
+    from pipeline.routes.network import drive_graph
+
+    assert runner.invoke(app, ["synth-city", "noroads", "--size-km", "0.3"]).exit_code == 0
+    osm = project / "maps" / "noroads.osm"
+    osm.write_text("\n".join(line for line in osm.read_text().splitlines() if 'k="highway"' not in line) + "\n")
+    m = load_map("noroads")
+    with pytest.raises(StinError) as err:
+        drive_graph(m, LocalFrame(*m.bbox.center), fallback_speed_kph=30.0)
+    assert "no drivable roads" in str(err.value) and "fix:" in str(err.value)
+
+
+def test_a_segment_without_buildings_gets_no_site_and_is_counted(project):
+    """A documented empty result: a segment with no building has no BS site (one site per segment
+    with buildings), and segments.geojson carries n_buildings = 0 and no site for it."""
+    from pipeline.geometry.footprints import clean_footprints, read_osm_buildings
+    from pipeline.geometry.frame import LocalFrame
+    from pipeline.geometry.sites import assign_segments, place_sites
+
+    assert runner.invoke(app, ["synth-city", "gap", "--size-km", "0.4", "--segments", "2"]).exit_code == 0
+    m = load_map("gap")
+    frame = LocalFrame(*m.bbox.center)
+    volumes = clean_footprints(read_osm_buildings(m), m, frame, min_area_m2=4.0, min_width_m=1.0)
+    volumes = assign_segments(volumes, m.bbox, m.segment_lat_deg, m.segment_lon_deg, frame)
+    assert sorted(volumes["segment_id"].unique()) == ["r0c0", "r0c1", "r1c0", "r1c1"]
+    kept = volumes[volumes["segment_id"] != "r1c1"]  # the north-east quarter emptied
+    sites = place_sites(kept, mast_height_m=5.0)
+    assert sorted(sites["segment_id"]) == ["r0c0", "r0c1", "r1c0"] and len(sites) == 3
+
+
+# ------------------------------------------------------------------ per-building meshes
+def test_per_building_scene_names_shapes_after_osm_ids_and_edits_one_building(project, tmp_path):
+    """scene.mesh: per_building gives one shape per OSM building; changing one building's material
+    changes the through-wall loss of a ray crossing it (TR 38.901 concrete -> glass), and a new
+    height keeps its base on the ground."""
+    from pipeline.config import load_params
+    from pipeline.geometry.footprints import clean_footprints, read_osm_buildings
+    from pipeline.geometry.frame import LocalFrame
+    from pipeline.geometry.scene import MaterialTable, edit_building, shape_name_of, write_scene
+    from pipeline.radio.direct import Penetration, wall_loss_db
+    from pipeline.radio.tracing import load_rt_scene
+
+    assert runner.invoke(app, ["synth-city", "blocks", "--size-km", "0.2"]).exit_code == 0
+    m = load_map("blocks")
+    frame = LocalFrame(*m.bbox.center)
+    volumes = clean_footprints(read_osm_buildings(m), m, frame, min_area_m2=4.0, min_width_m=1.0)
+    params = load_params()
+    table = MaterialTable.from_params(params["scene"])
+    stats = {}
+    for mode in ("per_material", "per_building"):
+        stats[mode] = write_scene(tmp_path / mode, volumes, table, (-120, -120, 120, 120), 10.0, {}, mesh_mode=mode)
+    assert stats["per_building"]["n_shapes"] == len(volumes) + 1 and stats["per_material"]["n_shapes"] == 2
+    assert stats["per_building"]["n_triangles"] == stats["per_material"]["n_triangles"]
+    scene = load_rt_scene(tmp_path / "per_building" / "scene.xml", 3.5e9)
+    target = volumes.iloc[0]
+    assert shape_name_of(target.building_id) in scene.objects
+    # a ray through the building's centre at 5 m height, from outside to outside: two walls
+    cx, cy = target.geometry.centroid.x, target.geometry.centroid.y
+    origin = np.array([[cx - 25.0, cy, 5.0]])  # 25 m: beyond its 12 m half-width, short of the next block
+    pen = Penetration.from_params(params["raytracing"]["penetration"], 3.5e9)
+    before = wall_loss_db(scene, origin, np.array([[1.0, 0.0, 0.0]]), np.array([50.0]), pen)[0]
+    assert before == pytest.approx(2 * (5.0 + 4.0 * 3.5))  # two concrete walls, TR 38.901 Table 7.4.3-1
+    edit_building(scene, target.building_id, material="glass")
+    after = wall_loss_db(scene, origin, np.array([[1.0, 0.0, 0.0]]), np.array([50.0]), pen)[0]
+    assert after == pytest.approx(2 * (2.0 + 0.2 * 3.5))
+    edit_building(scene, target.building_id, height_m=60.0)
+    box3 = scene.objects[shape_name_of(target.building_id)].mi_mesh.bbox()
+    assert float(box3.min.z) == pytest.approx(0.0, abs=1e-3) and float(box3.max.z) == pytest.approx(60.0, abs=1e-3)
+    with pytest.raises(Exception, match="not a shape"):
+        edit_building(scene, "way/999999999", material="metal")

@@ -95,32 +95,96 @@ def ground_mesh(bounds: tuple[float, float, float, float], margin_m: float) -> t
     return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
 
 
-def build_meshes(volumes: gpd.GeoDataFrame, table: MaterialTable) -> tuple[dict[str, trimesh.Trimesh], list[str]]:
-    """One merged mesh per building material, and the material chosen for each volume."""
-    per_material: dict[str, list[trimesh.Trimesh]] = {}
+MESH_MODES = ("per_material", "per_building")
+
+
+def shape_name_of(building_id: str) -> str:
+    """Scene shape name of a building: ``building-<osm type>-<osm id>`` (e.g. ``building-way-4252``)."""
+    return "building-" + str(building_id).replace("/", "-")
+
+
+def build_meshes(volumes: gpd.GeoDataFrame, table: MaterialTable, mode: str = "per_material"
+                 ) -> tuple[dict[str, tuple[str, trimesh.Trimesh]], list[str]]:
+    """Scene shapes {name: (material, mesh)} and the material chosen for each volume.
+
+    ``per_material``: one merged mesh per material (``buildings-<material>``; fastest to load).
+    ``per_building``: one mesh per OSM building (``building-<osm type>-<osm id>``, with a
+    ``-<material>`` suffix only when its parts differ in material), so one building's material or
+    height can be changed in the loaded scene (:func:`edit_building`).
+    """
+    if mode not in MESH_MODES:
+        raise StinError(f"params.yaml scene.mesh = {mode!r} is unknown", f"use one of {', '.join(MESH_MODES)}")
+    groups: dict[tuple[str, str], list[trimesh.Trimesh]] = {}
     chosen: list[str] = []
     for row in volumes.itertuples(index=False):
         mat = table.material_for(row.facade_material, row.building_material, row.building)
         chosen.append(mat)
-        per_material.setdefault(mat, []).append(
-            extrude_volume(row.geometry, float(row.min_height_m), float(row.height_m)))
-    merged = {m: trimesh.util.concatenate(ms) for m, ms in sorted(per_material.items())}
-    return merged, chosen
+        key = (mat, "") if mode == "per_material" else (mat, str(row.building_id))
+        groups.setdefault(key, []).append(extrude_volume(row.geometry, float(row.min_height_m), float(row.height_m)))
+    shapes: dict[str, tuple[str, trimesh.Trimesh]] = {}
+    materials_of: dict[str, set[str]] = {}
+    for mat, bid in groups:
+        materials_of.setdefault(bid, set()).add(mat)
+    for (mat, bid), meshes in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if mode == "per_material":
+            name = f"buildings-{mat}"
+        else:
+            name = shape_name_of(bid) + (f"-{mat}" if len(materials_of[bid]) > 1 else "")
+        shapes[name] = (mat, trimesh.util.concatenate(meshes) if len(meshes) > 1 else meshes[0])
+    return shapes, chosen
+
+
+def edit_building(scene, building_id: str, *, material: str | None = None,  # noqa: ANN001
+                  height_m: float | None = None) -> None:
+    """Change one building of a loaded ``per_building`` Sionna RT scene before re-tracing.
+
+    ``material``: an ITU material name (``"metal"``, ``"glass"``, ...); ``height_m``: new roof
+    height, the base staying on the ground (the shape is scaled along z about its own base).
+    ``building_id`` is the OSM id as in buildings_local.gpkg (``"way/4252"``)."""
+    obj = scene.objects.get(shape_name_of(building_id))
+    if obj is None:
+        raise StinError(f"building {building_id!r} is not a shape of this scene",
+                        "build the scene with params.yaml scene.mesh: per_building and use an id from buildings_local.gpkg")
+    if material is not None:
+        from pipeline.runtime import import_sionna_rt  # noqa: PLC0415
+
+        rt = import_sionna_rt()
+        mat = scene.get(material)  # the scene's materials are named after their ITU type (write_scene)
+        if mat is None:
+            mat = rt.ITURadioMaterial(material, material, thickness=_thickness(obj))
+        obj.radio_material = mat
+    if height_m is not None:
+        if height_m <= 0:
+            raise StinError(f"height_m = {height_m} must be > 0", "give the new roof height in metres")
+        import mitsuba as mi  # noqa: PLC0415
+
+        bbox = obj.mi_mesh.bbox()
+        z0, z1 = float(bbox.min.z), float(bbox.max.z)
+        factor = (height_m - z0) / (z1 - z0)
+        sx, sy, sz = (float(v) for v in np.asarray(obj.scaling, float).ravel())
+        obj.scaling = mi.Vector3f(sx, sy, sz * factor)  # Sionna scales about the shape's position
+        px, py, _ = (float(v) for v in np.asarray(obj.position, float).ravel())
+        obj.position = mi.Point3f(px, py, z0 + (height_m - z0) / 2.0)  # position = bbox centre: base stays at z0
+
+
+def _thickness(obj) -> float:  # noqa: ANN001
+    """The wall thickness of the building's current material (the scene's one thickness)."""
+    return float(np.asarray(obj.radio_material.thickness).ravel()[0])
 
 
 def write_scene(out_dir: Path, volumes: gpd.GeoDataFrame, table: MaterialTable,
                 ground_bounds: tuple[float, float, float, float], ground_margin_m: float,
-                metadata: dict[str, Any]) -> dict[str, Any]:
+                metadata: dict[str, Any], mesh_mode: str = "per_material") -> dict[str, Any]:
     """Write ``scene.xml`` + ``meshes/*.ply`` + ``metadata.json`` into ``out_dir``.
 
     Returns statistics (triangles, materials) that are also stored in the metadata.
     """
-    meshes, chosen = build_meshes(volumes, table)
+    built, chosen = build_meshes(volumes, table, mesh_mode)
     meshes_dir = out_dir / "meshes"
     meshes_dir.mkdir(parents=True, exist_ok=True)
-    shapes = [(f"buildings-{m}", m, mesh) for m, mesh in meshes.items()]
+    shapes = [(name, mat, mesh) for name, (mat, mesh) in built.items()]
     shapes.append(("ground", table.ground, ground_mesh(ground_bounds, ground_margin_m)))
-    used_materials = sorted({*meshes.keys(), table.ground})
+    used_materials = sorted({*(mat for mat, _ in built.values()), table.ground})
 
     lines = ['<scene version="2.1.0">', "", "<!-- Materials: ITU-R P.2040 via Sionna RT -->"]
     for mat in used_materials:
@@ -140,8 +204,10 @@ def write_scene(out_dir: Path, volumes: gpd.GeoDataFrame, table: MaterialTable,
     lines.append("</scene>")
     (out_dir / SCENE_XML).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    n_building_triangles = int(sum(len(m.faces) for m in meshes.values()))
+    n_building_triangles = int(sum(len(m.faces) for _, m in built.values()))
     stats = {
+        "mesh": mesh_mode,
+        "n_shapes": len(shapes),
         "n_triangles": n_building_triangles + 2,
         "n_building_triangles": n_building_triangles,
         "volumes_per_material": {m: chosen.count(m) for m in sorted(set(chosen))},

@@ -76,6 +76,7 @@ def wall_loss_db(scene, origins: np.ndarray, directions: np.ndarray, distances: 
     """Penetration loss [dB] along segments from ``origins`` (n, 3) along unit ``directions``
     (n, 3) for ``distances`` (n,) metres (None: to infinity). 0 in line of sight, inf when
     blocked for good (too many walls, an opaque material, or penetration off)."""
+    import drjit as dr  # noqa: PLC0415
     import mitsuba as mi  # noqa: PLC0415
 
     o = np.array(origins, np.float64).reshape(-1, 3)  # a copy: the origins advance wall by wall
@@ -86,8 +87,13 @@ def wall_loss_db(scene, origins: np.ndarray, directions: np.ndarray, distances: 
     remaining = np.full(n, np.inf) if distances is None else np.asarray(distances, np.float64).ravel().copy()
     loss = np.zeros(n)
     alive = np.ones(n, bool)
-    shapes = [(obj.mi_mesh, penetration.loss_db_by_material.get(_material_of(obj), math.inf))
-              for obj in scene.objects.values()]
+    # loss per wall of each shape, looked up by the shape's id (its pointer as UInt32, as Sionna's own
+    # SceneObject.object_id): one vectorised lookup, however many shapes (per_building scenes)
+    objs = list(scene.objects.values())
+    ids = np.array([int(obj.object_id) for obj in objs], np.int64)
+    order = np.argsort(ids)
+    ids_sorted = ids[order]
+    loss_sorted = np.array([penetration.loss_db_by_material.get(_material_of(obj), math.inf) for obj in objs])[order]
     walls = penetration.max_walls if penetration.enabled else 0
     for crossing in range(walls + 1):
         idx = np.flatnonzero(alive)
@@ -102,10 +108,9 @@ def wall_loss_db(scene, origins: np.ndarray, directions: np.ndarray, distances: 
         if crossing == walls:
             loss[idx[hit]] = math.inf
             break
-        per_wall = np.zeros(idx.size)
-        for shape, l_db in shapes:
-            same = np.asarray((si.shape == mi.ShapePtr(shape)).numpy(), bool)
-            per_wall = np.where(same, l_db, per_wall)
+        hit_ids = np.asarray(dr.reinterpret_array(mi.UInt32, si.shape).numpy(), np.int64)
+        at = np.clip(np.searchsorted(ids_sorted, hit_ids), 0, len(ids_sorted) - 1)
+        per_wall = np.where(ids_sorted[at] == hit_ids, loss_sorted[at], 0.0)
         t = np.asarray(si.t.numpy(), np.float64)
         loss[idx[hit]] += per_wall[hit]
         step = t[hit] + WALL_STEP_M

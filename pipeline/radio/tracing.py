@@ -13,6 +13,7 @@ import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+import json
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +76,17 @@ class MapGrid:
 
 
 def load_rt_scene(scene_xml: Path, freq_hz: float):  # noqa: ANN201
-    """Load the Mitsuba XML scene into Sionna RT at ``freq_hz``."""
+    """Load the Mitsuba XML scene into Sionna RT at ``freq_hz``.
+
+    A ``per_building`` scene (its metadata.json says so) keeps every building its own shape: Sionna
+    would otherwise merge the shapes of one material into one (``merge_shapes``)."""
     rt = import_sionna_rt()
     register_patterns()
     if not Path(scene_xml).is_file():
         raise StinError(f"scene {scene_xml} not found", "run the scene stage first ('dvc repro scene')")
-    scene = rt.load_scene(str(scene_xml))
+    meta = Path(scene_xml).with_name("metadata.json")
+    per_building = meta.is_file() and json.loads(meta.read_text(encoding="utf-8")).get("mesh") == "per_building"
+    scene = rt.load_scene(str(scene_xml), merge_shapes=not per_building)
     scene.frequency = freq_hz
     return scene
 

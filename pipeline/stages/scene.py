@@ -49,7 +49,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> dict[str, Any]:
                 "mast_height_m": mast_height_m, "n_volumes": int(len(volumes))}
     with atomic_dir(paths.scene_dir) as tmp:
         stats = write_scene(tmp, volumes, table, bbox_local_box(map_cfg.bbox, frame).bounds,
-                            ground_margin_m, metadata)
+                            ground_margin_m, metadata, mesh_mode=str(sp.get("mesh", "per_material")))
     write_vector(segments, paths.segments_geojson)
     write_vector(sites, paths.sites_geojson)
     metrics = {
@@ -58,6 +58,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> dict[str, Any]:
         "n_segments_with_buildings": int((segments["n_buildings"] > 0).sum()),
         "n_sites": int(len(sites)),
         "n_triangles": int(stats["n_triangles"]),
+        "mesh": stats["mesh"], "n_shapes": int(stats["n_shapes"]),
     }
     write_json(paths.scene_metrics, metrics)
     print(f"[scene] {city}: {metrics['n_triangles']} triangles, {metrics['n_sites']} sites in "
