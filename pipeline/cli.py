@@ -13,7 +13,7 @@ import yaml
 
 from pipeline.config import CITY_NAME_RE, OSM_FILE_SUFFIXES, BBox, parse_map
 from pipeline.errors import StinError
-from pipeline.geometry.synthcity import P1410_ENVIRONMENTS, synth_city_osm
+from pipeline.geometry.synthcity import DEFAULT_CENTER, P1410_ENVIRONMENTS, synth_city_osm, synth_dem
 from pipeline.io.atomic import atomic_path
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -96,6 +96,11 @@ def synth_city(
     towers: int = typer.Option(0, help="buildings replaced by towers"),
     tower_height_m: float = typer.Option(210.0, help="tower height, m"),
     segments: int = typer.Option(2, help="map segments (one BS each) per side"),
+    slope: float = typer.Option(0.0, help="terrain: ground rising toward the east, m per m (writes a DEM)"),
+    hill_m: float = typer.Option(0.0, help="terrain: height of a Gaussian hill, m (writes a DEM)"),
+    hill_x_m: float = typer.Option(0.0, help="hill centre east of the city centre, m"),
+    hill_y_m: float = typer.Option(0.0, help="hill centre north of the city centre, m"),
+    hill_sigma_m: float = typer.Option(40.0, help="hill width (standard deviation), m"),
     maps_dir: Path = typer.Option(Path("maps"), help="where map files (and the .osm file) go"),
     routes: int = typer.Option(DEFAULT_RANDOM_ROUTES, help="random seeded routes written to routes/NAME.yaml"),
     routes_seed: int = typer.Option(0, help="seed of the random routes"),
@@ -123,17 +128,29 @@ def synth_city(
         synthetic = {"generator": "stin synth-city", "environment": environment, **stats, "seed": seed,
                      "towers": towers, "tower_height_m": tower_height_m, "side_m": round(city.side_m, 3),
                      "n_buildings": city.n_buildings}
+        extra: dict = {"synthetic": synthetic}
+        dem_path = None
+        if slope != 0.0 or hill_m != 0.0:
+            dem_path = maps_dir / f"{name}_dem.tif"
+            with atomic_path(dem_path, suffix=".tif") as tmp:
+                synth_dem(tmp, center=DEFAULT_CENTER, side_m=city.side_m, slope=slope, hill_height_m=hill_m,
+                          hill_xy_m=(hill_x_m, hill_y_m), hill_sigma_m=hill_sigma_m)
+            extra["terrain"] = dem_path.name
+            synthetic["terrain"] = {"slope": slope, "hill_m": hill_m, "hill_xy_m": [hill_x_m, hill_y_m],
+                                    "hill_sigma_m": hill_sigma_m}
         written = write_city(name, box, {"type": "osm_file", "path": osm_path.name}, seg_lat, seg_lon,
                              maps_dir=maps_dir, routes=routes, routes_seed=routes_seed, routes_dir=routes_dir,
                              max_area_km2=DEFAULT_MAX_AREA_KM2, force=True,
                              description=f"synthetic {environment} city, {city.n_buildings} buildings "
                                          f"(stin synth-city, seed {seed})",
-                             extra={"synthetic": synthetic}, keep_routes=not force)
+                             extra=extra, keep_routes=not force)
     except StinError as exc:
         _fail(exc)
     typer.echo(f"wrote {osm_path} ({city.n_buildings} buildings on a {city.side_m:.0f} m square, "
                f"{city.n_roads} roads; alpha {stats['alpha']}, beta {stats['beta_per_km2']:g}/km2, "
                f"gamma {stats['gamma_m']:g} m)")
+    if dem_path is not None:
+        typer.echo(f"wrote {dem_path} (terrain: slope {slope:g}, hill {hill_m:g} m at ({hill_x_m:g}, {hill_y_m:g}) m)")
     _report(name, box, "osm_file", written, routes, routes_seed)
 
 

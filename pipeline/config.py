@@ -147,6 +147,7 @@ class MapConfig:
     heights: HeightDefaults
     description: str = ""
     synthetic: dict[str, Any] | None = None  # exact statistics of a `stin synth-city` city (alpha, beta, gamma)
+    terrain: dict[str, Any] | None = None  # DEM: {path (resolved), cell_size_m, margin_m}; None = flat ground
 
     @property
     def osm_file(self) -> Path:
@@ -203,7 +204,27 @@ def parse_map(data: dict[str, Any], city: str, path: Path) -> MapConfig:
         ),
         description=str(data.get("description", "")),
         synthetic=_synthetic(data, where),
+        terrain=_terrain(data, path, where),
     )
+
+
+def _terrain(data: dict[str, Any], path: Path, where: str) -> dict[str, Any] | None:
+    """``terrain: dem.tif`` or ``terrain: {path: dem.tif, cell_size_m: 10, margin_m: 100}`` (path relative
+    to the map file)."""
+    spec = data.get("terrain")
+    if spec is None:
+        return None
+    spec = {"path": spec} if isinstance(spec, str) else spec
+    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not spec["path"]:
+        raise StinError(f"{where}: 'terrain' must be a DEM path or a mapping with 'path'",
+                        "write 'terrain: dem.tif' (a GeoTIFF; path relative to the map file)")
+    out = dict(spec)
+    for key in ("cell_size_m", "margin_m"):
+        if key in spec:
+            out[key] = _number(spec, key, f"{where} terrain")
+    p = Path(spec["path"]).expanduser()
+    out["path"] = str(p if p.is_absolute() else (path.parent / p).resolve())
+    return out
 
 
 def _synthetic(data: dict[str, Any], where: str) -> dict[str, Any] | None:

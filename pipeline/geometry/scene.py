@@ -120,7 +120,9 @@ def build_meshes(volumes: gpd.GeoDataFrame, table: MaterialTable, mode: str = "p
         mat = table.material_for(row.facade_material, row.building_material, row.building)
         chosen.append(mat)
         key = (mat, "") if mode == "per_material" else (mat, str(row.building_id))
-        groups.setdefault(key, []).append(extrude_volume(row.geometry, float(row.min_height_m), float(row.height_m)))
+        base = float(getattr(row, "ground_z_m", 0.0))  # terrain under the building (0 on flat ground)
+        groups.setdefault(key, []).append(extrude_volume(row.geometry, base + float(row.min_height_m),
+                                                         base + float(row.height_m)))
     shapes: dict[str, tuple[str, trimesh.Trimesh]] = {}
     materials_of: dict[str, set[str]] = {}
     for mat, bid in groups:
@@ -174,7 +176,7 @@ def _thickness(obj) -> float:  # noqa: ANN001
 
 def write_scene(out_dir: Path, volumes: gpd.GeoDataFrame, table: MaterialTable,
                 ground_bounds: tuple[float, float, float, float], ground_margin_m: float,
-                metadata: dict[str, Any], mesh_mode: str = "per_material") -> dict[str, Any]:
+                metadata: dict[str, Any], mesh_mode: str = "per_material", terrain=None) -> dict[str, Any]:  # noqa: ANN001
     """Write ``scene.xml`` + ``meshes/*.ply`` + ``metadata.json`` into ``out_dir``.
 
     Returns statistics (triangles, materials) that are also stored in the metadata.
@@ -183,7 +185,12 @@ def write_scene(out_dir: Path, volumes: gpd.GeoDataFrame, table: MaterialTable,
     meshes_dir = out_dir / "meshes"
     meshes_dir.mkdir(parents=True, exist_ok=True)
     shapes = [(name, mat, mesh) for name, (mat, mesh) in built.items()]
-    shapes.append(("ground", table.ground, ground_mesh(ground_bounds, ground_margin_m)))
+    if terrain is None:
+        ground = ground_mesh(ground_bounds, ground_margin_m)
+    else:  # the DEM's surface (pipeline.geometry.terrain)
+        x0, y0, x1, y1 = ground_bounds
+        ground = terrain.mesh((x0 - ground_margin_m, y0 - ground_margin_m, x1 + ground_margin_m, y1 + ground_margin_m))
+    shapes.append(("ground", table.ground, ground))
     used_materials = sorted({*(mat for mat, _ in built.values()), table.ground})
 
     lines = ['<scene version="2.1.0">', "", "<!-- Materials: ITU-R P.2040 via Sionna RT -->"]
@@ -208,7 +215,7 @@ def write_scene(out_dir: Path, volumes: gpd.GeoDataFrame, table: MaterialTable,
     stats = {
         "mesh": mesh_mode,
         "n_shapes": len(shapes),
-        "n_triangles": n_building_triangles + 2,
+        "n_triangles": n_building_triangles + len(ground.faces),
         "n_building_triangles": n_building_triangles,
         "volumes_per_material": {m: chosen.count(m) for m in sorted(set(chosen))},
         "ground_material": table.ground,

@@ -83,7 +83,7 @@ def place_sites(volumes: gpd.GeoDataFrame, mast_height_m: float) -> gpd.GeoDataF
         "lat": top["anchor_lat"].to_numpy(),
         "x_m": top["anchor_x_m"].round(3).to_numpy(),
         "y_m": top["anchor_y_m"].round(3).to_numpy(),
-        "z_m": (top["height_m"] + mast_height_m).round(3).to_numpy(),
+        "z_m": (top.get("ground_z_m", 0.0) + top["height_m"] + mast_height_m).round(3).to_numpy(),
         "roof_height_m": top["height_m"].to_numpy(),
         "building_id": top["building_id"].to_numpy(),
         "volume_id": top["volume_id"].to_numpy(),

@@ -145,3 +145,38 @@ def synth_city_osm(path: Path, *, size_km: float, alpha: float, beta_per_km2: fl
                      north=round(float(lat0[1]), 7), east=round(float(lon0[1]), 7),
                      side_m=side, pitch_m=pitch, alpha=alpha, beta_per_km2=beta_per_km2, gamma_m=gamma_m,
                      n_buildings=n_buildings, n_roads=n_roads, heights_m=heights)
+
+
+DEM_CRS = "EPSG:32632"  # UTM 32N: the synthetic city's default centre (7 E) lies in it; any GDAL CRS works
+DEM_POST_M = 5.0  # DEM post spacing of the synthetic terrain (finer than Copernicus GLO-30's ~30 m)
+DEM_BASE_M = 120.0  # elevation of the synthetic city's centre above the geoid (arbitrary)
+
+
+def synth_dem(path: Path, *, center: tuple[float, float], side_m: float, margin_m: float = 300.0,
+              slope: float = 0.0, hill_height_m: float = 0.0, hill_xy_m: tuple[float, float] = (0.0, 0.0),
+              hill_sigma_m: float = 40.0, crs: str = DEM_CRS) -> None:
+    """A GeoTIFF DEM (in ``crs``, not the city's frame) around the synthetic city: a plane rising
+    ``slope`` (m/m) toward the east plus a Gaussian hill of ``hill_height_m`` at ``hill_xy_m`` (local
+    frame) of standard deviation ``hill_sigma_m``:
+
+        z(x, y) = DEM_BASE_M + slope x + H exp(-((x - x_h)^2 + (y - y_h)^2) / (2 sigma^2)).
+    """
+    import rasterio  # noqa: PLC0415
+    from pyproj import Transformer  # noqa: PLC0415
+
+    frame = LocalFrame(*center)
+    to_dem = Transformer.from_crs(frame.crs, crs, always_xy=True)
+    from_dem = Transformer.from_crs(crs, frame.crs, always_xy=True)
+    half = side_m / 2 + margin_m
+    corners = np.array([(-half, -half), (half, -half), (half, half), (-half, half)])
+    ex, ey = to_dem.transform(corners[:, 0], corners[:, 1])
+    e0, n0, e1, n1 = min(ex), min(ey), max(ex), max(ey)
+    ncols, nrows = int(np.ceil((e1 - e0) / DEM_POST_M)), int(np.ceil((n1 - n0) / DEM_POST_M))
+    ee, nn = np.meshgrid(e0 + (np.arange(ncols) + 0.5) * DEM_POST_M, n1 - (np.arange(nrows) + 0.5) * DEM_POST_M)
+    x, y = from_dem.transform(ee, nn)
+    z = (DEM_BASE_M + slope * x
+         + hill_height_m * np.exp(-((x - hill_xy_m[0]) ** 2 + (y - hill_xy_m[1]) ** 2) / (2 * hill_sigma_m**2)))
+    profile = {"driver": "GTiff", "height": nrows, "width": ncols, "count": 1, "dtype": "float32", "crs": crs,
+               "transform": rasterio.transform.from_origin(e0, n1, DEM_POST_M, DEM_POST_M), "nodata": -9999.0}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(z.astype(np.float32), 1)

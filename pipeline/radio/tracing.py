@@ -10,6 +10,7 @@ orbit, DESIGN.md).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,8 +34,9 @@ class MapGrid:
 
     x_m: np.ndarray  # (nx,)
     y_m: np.ndarray  # (ny,)
-    z_m: float
+    z_m: float  # height above the ground
     cell_size_m: float
+    ground_z_m: np.ndarray | None = None  # (ny, nx) terrain under the cell centres; None: flat ground z = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -42,9 +44,39 @@ class MapGrid:
 
     @property
     def centers(self) -> np.ndarray:
-        """(ny, nx, 3) cell centres."""
+        """(ny, nx, 3) cell centres (``z_m`` above the ground)."""
         xx, yy = np.meshgrid(self.x_m, self.y_m)
-        return np.stack([xx, yy, np.full_like(xx, self.z_m)], axis=-1)
+        zz = np.full_like(xx, self.z_m) if self.ground_z_m is None else self.ground_z_m + self.z_m
+        return np.stack([xx, yy, zz], axis=-1)
+
+    def on_terrain(self, terrain) -> "MapGrid":  # noqa: ANN001
+        """The same cells measured ``z_m`` above ``terrain`` (a pipeline.geometry.terrain.Terrain; None: flat)."""
+        if terrain is None:
+            return self
+        xx, yy = np.meshgrid(self.x_m, self.y_m)
+        return dataclasses.replace(self, ground_z_m=terrain.height_at(xx, yy))
+
+    def measurement_mesh(self):  # noqa: ANN201
+        """Two triangles per cell, ``z_m`` above the terrain (vertices at the cell corners, heights averaged
+        from the adjacent centres), faces in cell order (iy, ix): Sionna RT's mesh radio-map surface."""
+        import mitsuba as mi  # noqa: PLC0415
+
+        from pipeline.geometry.terrain import grid_faces  # noqa: PLC0415
+
+        h = self.cell_size_m / 2
+        xs = np.concatenate([self.x_m - h, [self.x_m[-1] + h]])
+        ys = np.concatenate([self.y_m - h, [self.y_m[-1] + h]])
+        g = np.pad(self.ground_z_m, 1, mode="edge")
+        corner = (g[:-1, :-1] + g[1:, :-1] + g[:-1, 1:] + g[1:, 1:]) / 4 + self.z_m  # (ny + 1, nx + 1)
+        xx, yy = np.meshgrid(xs, ys)
+        vertices = np.stack([xx.ravel(), yy.ravel(), corner.ravel()], axis=-1).astype(np.float32)
+        faces = grid_faces(len(ys), len(xs)).astype(np.uint32)
+        mesh = mi.Mesh("measurement-surface", len(vertices), len(faces), has_vertex_normals=False)
+        params = mi.traverse(mesh)
+        params["vertex_positions"] = mi.Float(vertices.ravel())
+        params["faces"] = mi.UInt32(faces.ravel())
+        params.update()
+        return mesh
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -61,7 +93,8 @@ class MapGrid:
         """Centres (n, 3) of the cells holding the points (n, >= 2), on the grid's plane."""
         p = np.asarray(points, float)
         iy, ix = self.cell_index(p[:, 0], p[:, 1])
-        return np.stack([self.x_m[ix], self.y_m[iy], np.full(len(p), self.z_m)], axis=-1)
+        z = np.full(len(p), self.z_m) if self.ground_z_m is None else self.ground_z_m[iy, ix] + self.z_m
+        return np.stack([self.x_m[ix], self.y_m[iy], z], axis=-1)
 
     @classmethod
     def covering(cls, bounds: tuple[float, float, float, float], cell_size_m: float, z_m: float) -> "MapGrid":
@@ -102,13 +135,18 @@ def solve_radio_map(solver, scene, grid: MapGrid, samples: int, max_depth: int, 
     import mitsuba as mi  # noqa: PLC0415
 
     x0, y0, x1, y1 = grid.bounds
-    rm = solver(scene, center=mi.Point3f((x0 + x1) / 2, (y0 + y1) / 2, grid.z_m),
-                orientation=mi.Point3f(0.0, 0.0, 0.0), size=mi.Point2f(x1 - x0, y1 - y0),
-                cell_size=mi.Point2f(grid.cell_size_m, grid.cell_size_m), samples_per_tx=int(samples),
+    if grid.ground_z_m is None:  # a plane z_m above flat ground
+        where = {"center": mi.Point3f((x0 + x1) / 2, (y0 + y1) / 2, grid.z_m), "orientation": mi.Point3f(0.0, 0.0, 0.0),
+                 "size": mi.Point2f(x1 - x0, y1 - y0), "cell_size": mi.Point2f(grid.cell_size_m, grid.cell_size_m)}
+    else:  # on the terrain: a mesh of two triangles per cell
+        where = {"measurement_surface": grid.measurement_mesh()}
+    rm = solver(scene, **where, samples_per_tx=int(samples),
                 max_depth=int(max_depth), los=los, specular_reflection=max_depth > 0,
                 diffuse_reflection=False, refraction=False, diffraction=bool(diffraction),
                 seed=int(seed), **extra)
     gain = np.asarray(rm.path_gain.numpy(), dtype=np.float64)
+    if grid.ground_z_m is not None:  # (tx, triangles) -> (tx, ny, nx): mean of a cell's two (equal) triangles
+        gain = gain.reshape(gain.shape[0], *grid.shape, 2).mean(axis=-1)
     if gain.shape[1:] != grid.shape:
         raise RuntimeError(f"radio map shape {gain.shape[1:]} != grid {grid.shape}")
     return gain
@@ -278,7 +316,8 @@ def trace_satellite_maps(scene, directions_enu: np.ndarray, slant_ranges_m: np.n
     solver = FarFieldRadioMapSolver()
     x0, y0, x1, y1 = grid.bounds
     center = ((x0 + x1) / 2, (y0 + y1) / 2)
-    base = LaunchArea(x0, y0, x1, y1, grid.z_m).grown(launch_margin_m)
+    lowest = 0.0 if grid.ground_z_m is None else float(grid.ground_z_m.min())  # terrain: aim at its lowest cell
+    base = LaunchArea(x0, y0, x1, y1, grid.z_m + lowest).grown(launch_margin_m)
     out = np.zeros((len(directions_enu), *grid.shape))
     direct = np.zeros_like(out)
     cells = grid.centers

@@ -9,10 +9,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import numpy as np
+
 from pipeline.config import load_map, number, section
 from pipeline.errors import StinError
-from pipeline.geometry.footprints import clean_footprints, read_osm_buildings, summarize
+from pipeline.geometry.footprints import bbox_local_box, clean_footprints, read_osm_buildings, summarize
 from pipeline.geometry.frame import WGS84, LocalFrame
+from pipeline.geometry.terrain import terrain_record
 from pipeline.io.atomic import write_json
 from pipeline.io.paths import CityPaths
 from pipeline.io.vector import write_vector
@@ -40,17 +43,24 @@ def build(params: dict[str, Any], paths: CityPaths) -> dict[str, Any]:
         raise StinError(f"no buildings found in the area {s},{w},{n},{e} of map '{city}' "
                         f"({len(raw)} raw OSM features)",
                         "move or widen the bbox in the map file, or check its data source")
+    # terrain (map file `terrain:`): each building stands on the lowest ground under its footprint
+    terrain, terrain_rec = terrain_record(map_cfg, frame, bbox_local_box(map_cfg.bbox, frame).bounds)
+    volumes["ground_z_m"] = (0.0 if terrain is None
+                             else np.array([round(terrain.footprint_base(g), 3) for g in volumes.geometry]))
     summary = summarize(volumes)
     write_vector(volumes.to_crs(WGS84), paths.buildings_geojson)
     write_vector(volumes, paths.buildings_local)
-    write_json(paths.area_json, {"city": city, "bbox": dict(zip(("south", "west", "north", "east"),
-                                                                  map_cfg.bbox.as_tuple())),
-                                 "frame": frame.to_dict(), "source": map_cfg.source,
-                                 "summary": summary})
+    area = {"city": city, "bbox": dict(zip(("south", "west", "north", "east"), map_cfg.bbox.as_tuple())),
+            "frame": frame.to_dict(), "source": map_cfg.source, "summary": summary}
+    if terrain_rec is not None:
+        area["terrain"] = terrain_rec
+    write_json(paths.area_json, area)
     shares = ", ".join(f"{k} {v:.0%}" for k, v in summary["height_source_share"].items())
     print(f"[buildings] {city}: {summary['n_buildings']} buildings, {summary['n_volumes']} volumes "
           f"({summary['n_parts']} building parts); height source: {shares}; "
-          f"height {summary['height_m_min']:.1f}-{summary['height_m_max']:.1f} m")
+          f"height {summary['height_m_min']:.1f}-{summary['height_m_max']:.1f} m"
+          + (f"; terrain {terrain_rec['z_min_m']:+.1f} to {terrain_rec['z_max_m']:+.1f} m about the centre's "
+             f"{terrain_rec['datum_m']:.1f} m" if terrain_rec else ""))
     return summary
 
 

@@ -19,6 +19,7 @@ from pipeline.config import load_map, number, section
 from pipeline.errors import StinError
 from pipeline.geometry.footprints import bbox_local_box
 from pipeline.geometry.frame import LocalFrame
+from pipeline.geometry.terrain import terrain_from_area
 from pipeline.io.atomic import read_json, write_json
 from pipeline.io.figures import plot_los_probability
 from pipeline.io.paths import CityPaths
@@ -75,7 +76,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     # (b) and (d): a satellite at the check elevation, LEO-600 range
     scene = load_rt_scene(paths.scene_xml, freq)
     bounds = bbox_local_box(map_cfg.bbox, frame).bounds
-    grid = MapGrid.covering(bounds, number(rtp, "cell_size_m", "params.yaml raytracing"), rx_h)
+    terrain = terrain_from_area(area)
+    grid = MapGrid.covering(bounds, number(rtp, "cell_size_m", "params.yaml raytracing"), rx_h).on_terrain(terrain)
     buildings = gpd.read_file(paths.buildings_local)
     outdoor = outdoor_mask(grid, buildings.geometry)
     el = number(fp, "check_elevation_deg", w)
@@ -101,7 +103,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     if q > 1:
         raise StinError(f"{w}.edge_height_quantile = {q} is not a quantile", "use a value in [0, 1], e.g. 0.95")
     edge_height = float(np.quantile(heights, q))
-    los_grid = MapGrid.covering(bounds, number(fp, "los_cell_size_m", w), rx_h)
+    los_grid = MapGrid.covering(bounds, number(fp, "los_cell_size_m", w), rx_h).on_terrain(terrain)
     points = los_grid.centers[outdoor_mask(los_grid, buildings.geometry)]
     to_edge = np.min([points[:, 0] - bounds[0], bounds[2] - points[:, 0], points[:, 1] - bounds[1],
                       bounds[3] - points[:, 1]], axis=0)

@@ -21,6 +21,7 @@ import xarray as xr
 
 from pipeline.config import load_map, number, section
 from pipeline.errors import StinError
+from pipeline.geometry.terrain import terrain_from_area
 from pipeline.geometry.footprints import bbox_local_box
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import read_json, write_json
@@ -41,6 +42,13 @@ def outdoor_mask(grid: MapGrid, footprints: gpd.GeoSeries) -> np.ndarray:
     return ~shapely.contains_xy(union, xx, yy)
 
 
+def top_of_buildings_m(buildings: gpd.GeoDataFrame) -> float:
+    """Highest roof above the frame's z = 0 (terrain under each building included)."""
+    if len(buildings) == 0:
+        return 0.0
+    return float((buildings["height_m"] + buildings.get("ground_z_m", 0.0)).max())
+
+
 def map_job(params: dict[str, Any], paths: CityPaths, grid: MapGrid, buildings: gpd.GeoDataFrame) -> MapJob:
     """The radio-map tracing job of params.yaml (radio, bs, ue, raytracing) on ``grid``."""
     rtp = section(params, "raytracing")
@@ -55,7 +63,7 @@ def map_job(params: dict[str, Any], paths: CityPaths, grid: MapGrid, buildings: 
                   sat_samples=int(number(rtp, "sat_samples", where)),
                   proxy_distance_m=number(rtp, "proxy_distance_m", where),
                   launch_margin_m=number(rtp, "launch_margin_m", where, positive=False, minimum=0),
-                  max_height_m=float(buildings["height_m"].max()) if len(buildings) else 0.0)
+                  max_height_m=top_of_buildings_m(buildings))
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
@@ -74,7 +82,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     if area is None or not paths.sites_geojson.is_file() or not paths.orbits_nc.is_file():
         raise StinError(f"inputs of '{city}' missing in {paths.data_dir}", "run the earlier stages first ('dvc repro')")
     frame = LocalFrame.from_dict(area["frame"])
-    grid = MapGrid.covering(bbox_local_box(map_cfg.bbox, frame).bounds, cell, rx_height_m)
+    grid = MapGrid.covering(bbox_local_box(map_cfg.bbox, frame).bounds, cell, rx_height_m).on_terrain(
+        terrain_from_area(area))  # cells rx_height_m above the terrain (flat ground: the plane z = rx_height_m)
     if grid.shape[0] * grid.shape[1] > 4_000_000:
         raise StinError(f"raytracing.cell_size_m = {cell} gives {grid.shape[0] * grid.shape[1]} cells",
                         "use larger cells (the map would not fit in memory)")

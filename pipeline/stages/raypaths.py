@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from pipeline.config import load_map, number, section
 from pipeline.errors import StinError
+from pipeline.geometry.terrain import terrain_from_area
 from pipeline.geometry.footprints import bbox_local_box
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import read_json, write_json
@@ -39,6 +40,7 @@ from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene
 from pipeline.runtime import import_sionna_rt
 from pipeline.stages._common import run_stage
+from pipeline.stages.radiomaps import top_of_buildings_m
 
 UE_ORIENTATION = (0.0, -math.pi / 2, 0.0)  # pitch -90 deg: the patch array's boresight to the zenith
 CHECK_SUFFIX = "@cell"  # receiver name suffix of the cross-check points
@@ -88,16 +90,18 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     n_rank = serving.shape[1]
     x0, y0, x1, y1 = meta["ground_bounds_m"]
     center = ((x0 + x1) / 2, (y0 + y1) / 2)
-    z_ue = float(traj.z_m.values[0, 0])
+    z_ue = float(traj.z_m.values.min())  # on terrain the cars' antennas follow the ground: aim at the lowest
     launch = LaunchArea(x0, y0, x1, y1, z_ue).grown(float(rtp["launch_margin_m"]))
     proxy_d = float(rtp["proxy_distance_m"])
-    max_height_m = float(gpd.read_file(paths.buildings_local)["height_m"].max())
+    max_height_m = top_of_buildings_m(gpd.read_file(paths.buildings_local))
     # cross-check receivers: the radio-map cell centre of every car, traced with the cars (same slot, same
     # transmitters) so that both tracers can be compared on the very same links (channels stage)
-    frame = LocalFrame.from_dict(read_json(paths.area_json)["frame"])
+    area = read_json(paths.area_json)
+    frame = LocalFrame.from_dict(area["frame"])
     grid = MapGrid.covering(bbox_local_box(load_map(city).bbox, frame).bounds,
                             number(rtp, "cell_size_m", "params.yaml raytracing"),
-                            number(section(params, "radio"), "rx_height_m", "params.yaml radio"))
+                            number(section(params, "radio"), "rx_height_m", "params.yaml radio")
+                            ).on_terrain(terrain_from_area(area))
     rx_ids = ue_ids + [f"{u}{CHECK_SUFFIX}" for u in ue_ids]
 
     def set_bs(rx_pattern: dict) -> None:

@@ -19,6 +19,7 @@ from pipeline.config import load_map, number, section
 from pipeline.errors import StinError
 from pipeline.geometry.footprints import area_polygon_local
 from pipeline.geometry.frame import WGS84, LocalFrame
+from pipeline.geometry.terrain import terrain_from_area
 from pipeline.io.atomic import read_json
 from pipeline.io.netcdf import read_netcdf, write_netcdf
 from pipeline.io.paths import CityPaths
@@ -72,6 +73,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     stack = {k: np.stack([s[k] for s in samples], axis=1) for k in samples[0]}
     lon, lat = frame.to_wgs84(stack["x_m"], stack["y_m"])
     z = np.full_like(stack["x_m"], number(rp, "ue_height_m", w))
+    terrain = terrain_from_area(area)
+    if terrain is not None:  # the car's antenna is ue_height_m above the road
+        z = z + terrain.height_at(stack["x_m"], stack["y_m"])
     ds = xr.Dataset(
         {**{k: (("time", "ue"), v) for k, v in stack.items()},
          "z_m": (("time", "ue"), z), "lon": (("time", "ue"), lon), "lat": (("time", "ue"), lat),

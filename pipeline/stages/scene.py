@@ -12,6 +12,7 @@ from pipeline.errors import StinError
 from pipeline.geometry.footprints import bbox_local_box
 from pipeline.geometry.frame import LocalFrame
 from pipeline.geometry.scene import MaterialTable, write_scene
+from pipeline.geometry.terrain import terrain_from_area
 from pipeline.geometry.sites import assign_segments, place_sites, segment_grid
 from pipeline.io.atomic import atomic_dir, read_json, write_json
 from pipeline.io.paths import CityPaths
@@ -49,7 +50,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> dict[str, Any]:
                 "mast_height_m": mast_height_m, "n_volumes": int(len(volumes))}
     with atomic_dir(paths.scene_dir) as tmp:
         stats = write_scene(tmp, volumes, table, bbox_local_box(map_cfg.bbox, frame).bounds,
-                            ground_margin_m, metadata, mesh_mode=str(sp.get("mesh", "per_material")))
+                            ground_margin_m, metadata, mesh_mode=str(sp.get("mesh", "per_material")),
+                            terrain=terrain_from_area(area))
     write_vector(segments, paths.segments_geojson)
     write_vector(sites, paths.sites_geojson)
     metrics = {
