@@ -152,6 +152,10 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     )
     ds["x"].attrs.update(units="m", long_name="east in the local frame (crs_proj4)")
     ds["y"].attrs.update(units="m", long_name="north in the local frame (crs_proj4)")
+    if grid.ground_z_m is not None:  # terrain: the cells are rx_height_m above the ground, not on a plane
+        ds["cell_z_m"] = (("y", "x"), grid.centers[..., 2])
+        ds["cell_z_m"].attrs.update(units="m", long_name="height of the cell centre (terrain + rx_height_m)")
+        ds.attrs["terrain_datum_m"] = float(area["terrain"]["datum_m"])
     write_netcdf(ds, paths.radiomaps_nc)
     write_json(paths.radiomaps_metrics, {"raytracer_s": round(t_trace, 3),
                                          "n_bs_sectors": len(bs_names), "n_sat_maps": len(todo),
