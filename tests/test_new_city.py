@@ -292,3 +292,37 @@ def test_per_building_scene_names_shapes_after_osm_ids_and_edits_one_building(pr
     assert float(box3.min.z) == pytest.approx(0.0, abs=1e-3) and float(box3.max.z) == pytest.approx(60.0, abs=1e-3)
     with pytest.raises(Exception, match="not a shape"):
         edit_building(scene, "way/999999999", material="metal")
+
+
+def test_city_beamforming_moves_to_the_first_usable_slot_or_reports_none(monkeypatch):
+    """A new city's first slot may have no car a sector can serve: the next usable slot is taken (and the
+    skipped ones listed); with none at all the city part is a documented empty result (NoUsableSlot),
+    while a configuration error still stops the stage."""
+    import xarray as xr
+
+    from pipeline.errors import StinError
+    from pipeline.solvers.beamforming_city import CitySetting
+    from pipeline.stages import beamforming as stage
+
+    ch = xr.Dataset(coords={"time": np.arange(4)})
+    usable = {2}
+
+    def fake(ch_, rm, link, bs, target, cs, **kw):  # noqa: ARG001
+        if cs.time_index not in usable:
+            raise StinError(f"no UE can meet gamma_min = 2.85 dB from any sector at slot {cs.time_index}", "lower it")
+        return f"problem@{cs.time_index}"
+
+    monkeypatch.setattr(stage, "city_problem", fake)
+    cs, problem, skipped = stage.first_usable_slot(ch, None, None, None, None, CitySetting(time_index=1))
+    assert cs.time_index == 2 and problem == "problem@2" and [s["slot"] for s in skipped] == [1]
+    usable.clear()
+    with pytest.raises(stage.NoUsableSlot):
+        stage.first_usable_slot(ch, None, None, None, None, CitySetting(time_index=0))
+
+    def config_error(*a, **k):
+        raise StinError("the city beamforming problem needs the single-port f1336 sector panel", "set bs.pattern")
+
+    monkeypatch.setattr(stage, "city_problem", config_error)
+    with pytest.raises(StinError) as err:
+        stage.first_usable_slot(ch, None, None, None, None, CitySetting(time_index=0))
+    assert not isinstance(err.value, stage.NoUsableSlot)

@@ -207,6 +207,29 @@ def city_setting(c: dict[str, Any]) -> CitySetting:
         sensing_eirp_dbw=number(c, "sensing_eirp_dbw", w, positive=False))
 
 
+class NoUsableSlot(StinError):
+    """No slot of the city has a car a BS sector can serve at gamma_min with a serving satellite."""
+
+
+def first_usable_slot(ch, rm, link, bs, target, cs: CitySetting) -> tuple[CitySetting, Any, list[dict]]:  # noqa: ANN001
+    """The city problem at ``cs.time_index``, or at the next slot (cyclically) where a sector has a user
+    that can meet gamma_min and a satellite serves: a new city's first slot may have neither. The slots
+    passed over are returned with their reasons; none usable is one clear error."""
+    n = ch.sizes["time"]
+    skipped = []
+    for k in range(n):
+        t = (cs.time_index + k) % n
+        try:
+            trial = dataclasses.replace(cs, time_index=t)
+            return trial, city_problem(ch, rm, link, bs, target, trial), skipped
+        except StinError as exc:
+            if "no UE can meet" not in str(exc) and "no serving satellite" not in str(exc):
+                raise
+            skipped.append({"slot": t, "reason": exc.problem})
+    raise NoUsableSlot(f"no slot of the {n} has a car that can meet gamma_min = {cs.sinr_min_db} dB from a BS sector "
+                    "with a serving satellite", "lower beamforming.city.sinr_min_db or user_margin_db, or add routes")
+
+
 def build(params: dict[str, Any], paths: CityPaths) -> None:
     bf = section(params, "beamforming")
     w = "params.yaml beamforming"
@@ -238,37 +261,44 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     bs = BsConfig.from_params(section(params, "bs"))
     frame = LocalFrame(rm.attrs["frame_lat0_deg"], rm.attrs["frame_lon0_deg"])
     target = beam_target_xyz(link.sat_beam_target, rm, frame)
-    city_full = city_problem(ch, rm, link, bs, target, cs)
-    city, admitted, rejected = admit_users(city_full, is_feasible)
+    try:
+        cs, city_full, skipped = first_usable_slot(ch, rm, link, bs, target, cs)
+    except NoUsableSlot as exc:  # a documented empty result: the paper's setting still runs
+        no_city = exc
+    else:
+        no_city = None
     quick = SolverOptions.quick()
     sweep_problems: dict[str, list] = {}  # parameter -> [(value, problem, is the base point)]
-    p_sat_dbw, p_bs_dbw = 10 * math.log10(city.p_sat_w), 10 * math.log10(city.p_bs_w)
-    sweep_problems["p_sat_dbw"] = [(round(p_sat_dbw + o, 2), city.with_powers(p_sat_dbw=p_sat_dbw + o), o == 0)
-                                   for o in sat_offsets]
-    sweep_problems["p_bs_dbw"] = [(round(p_bs_dbw + o, 2), city.with_powers(p_bs_dbw=p_bs_dbw + o), o == 0)
-                                  for o in bs_offsets]
-    sweep_problems["bs_antennas"] = []
-    for rows, cols in layouts:  # of the virtual panel
-        full = city_problem(ch, rm, link, bs, target, dataclasses.replace(cs, bs_rows=rows, bs_cols=cols),
-                            sector=city.meta["sector"])
-        sweep_problems["bs_antennas"].append(((rows, cols), subset_users(full, admitted),
-                                              (rows, cols) == (cs.bs_rows, cs.bs_cols)))
-    sweep_problems["n_users"] = [(k, subset_users(city_full, admitted[:k]), k == len(admitted))
-                                 for k in range(1, len(admitted) + 1)]
     sweep_keys: dict[str, dict] = {}
     sweep_tasks: dict[str, tuple] = {}
-    for par, items in sweep_problems.items():
-        sweep_keys[par] = {}
-        for val, prob, base in items:
-            for sch in sw_schemes:
-                key = f"citysweep/base/{sch}" if base else f"citysweep/{par}/{val}/{sch}"  # base point solved once
-                sweep_keys[par][(val, sch)] = key
-                sweep_tasks.setdefault(key, (key, city if base else prob, sch, quick, city_csi))
+    if no_city is None:
+        city, admitted, rejected = admit_users(city_full, is_feasible)
+        p_sat_dbw, p_bs_dbw = 10 * math.log10(city.p_sat_w), 10 * math.log10(city.p_bs_w)
+        sweep_problems["p_sat_dbw"] = [(round(p_sat_dbw + o, 2), city.with_powers(p_sat_dbw=p_sat_dbw + o), o == 0)
+                                       for o in sat_offsets]
+        sweep_problems["p_bs_dbw"] = [(round(p_bs_dbw + o, 2), city.with_powers(p_bs_dbw=p_bs_dbw + o), o == 0)
+                                      for o in bs_offsets]
+        sweep_problems["bs_antennas"] = []
+        for rows, cols in layouts:  # of the virtual panel
+            full = city_problem(ch, rm, link, bs, target, dataclasses.replace(cs, bs_rows=rows, bs_cols=cols),
+                                sector=city.meta["sector"])
+            sweep_problems["bs_antennas"].append(((rows, cols), subset_users(full, admitted),
+                                                  (rows, cols) == (cs.bs_rows, cs.bs_cols)))
+        sweep_problems["n_users"] = [(k, subset_users(city_full, admitted[:k]), k == len(admitted))
+                                     for k in range(1, len(admitted) + 1)]
+        for par, items in sweep_problems.items():
+            sweep_keys[par] = {}
+            for val, prob, base in items:
+                for sch in sw_schemes:
+                    key = f"citysweep/base/{sch}" if base else f"citysweep/{par}/{val}/{sch}"  # base point solved once
+                    sweep_keys[par][(val, sch)] = key
+                    sweep_tasks.setdefault(key, (key, city if base else prob, sch, quick, city_csi))
 
     # ---- every scheme on the paper setting (Section 5) and on the city, in parallel
     t0 = time.perf_counter()
-    tasks = scheme_tasks("paper", ("paper", seed, setting), opts, robust_opts, bench_opts, csi_errors) + \
-        scheme_tasks("city", city, opts, robust_opts, bench_opts, city_csi) + list(sweep_tasks.values())
+    tasks = scheme_tasks("paper", ("paper", seed, setting), opts, robust_opts, bench_opts, csi_errors)
+    if no_city is None:
+        tasks += scheme_tasks("city", city, opts, robust_opts, bench_opts, city_csi) + list(sweep_tasks.values())
     res = run_tasks(tasks, workers)
     city_sweeps = {par: sweep_result(res, sweep_keys[par], par, [v for v, _, _ in items], sw_schemes)
                    for par, items in sweep_problems.items()}
@@ -276,15 +306,31 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     names = ("pa1", "pa2", "das", "tdma", "ibs")
     paper_out = {n: res[f"paper/{n}"][0] for n in names}
     paper_designs = {n: res[f"paper/{n}"][1] for n in names if res[f"paper/{n}"][1] is not None}
-    city_out = {n: res[f"city/{n}"][0] for n in names}
-    city_designs = {n: res[f"city/{n}"][1] for n in names if res[f"city/{n}"][1] is not None}
+    city_out = {n: res[f"city/{n}"][0] for n in names} if no_city is None else {}
+    city_designs = {n: res[f"city/{n}"][1] for n in names if res[f"city/{n}"][1] is not None} if no_city is None else {}
     paper = paper_problem(seed, setting)
 
     evaluated = [d for d in paper_out.values() if d.get("sum_rate_bps_hz") is not None] + \
         [d for d in city_out.values() if d.get("sum_rate_bps_hz") is not None]
     pa1 = paper_designs.get("pa1")
+    if no_city is None:
+        city_metrics = {
+            "sum_rate_bps_hz": {k: city_out[k]["sum_rate_bps_hz"] for k in names},
+            "time_index": cs.time_index, "slots_skipped": skipped,
+            "sector": city.meta["sector"], "users": city.meta["users"],
+            "users_rejected": [city_full.meta["users"][i] for i in rejected],
+            "sinr_alone_db": [round(float(x), 2) for x in city.meta["sinr_alone_db"]],
+            "sat_elevation_deg": round(city.meta["sat_elevation_deg"], 2),
+            "beam_spacing_deg": round(city.meta["beam_spacing_deg"], 4),
+            "bs_es_map_gain_db": round(city.meta["bs_es_map_gain_db"], 2),
+            "p_sat_dbw": round(10 * math.log10(city.p_sat_w), 2), "p_bs_dbw": round(10 * math.log10(city.p_bs_w), 2),
+            "sensing_eirp_dbw": cs.sensing_eirp_dbw, "schemes": city_out,
+            "sweeps": {par: sweep_json(r) for par, r in city_sweeps.items()}}
+    else:  # documented empty result: no car of this city can be served under the ISAC constraints
+        city_metrics = {"sum_rate_bps_hz": dict.fromkeys(names), "skipped": no_city.problem, "fix": no_city.fix,
+                        "users": []}
     metrics = {
-        "sum_rate_bps_hz": {k: paper_out[k]["sum_rate_bps_hz"] for k in ("pa1", "pa2", "das", "tdma", "ibs")},
+        "sum_rate_bps_hz": {k: paper_out[k]["sum_rate_bps_hz"] for k in names},
         "constraints_satisfied": bool(evaluated) and all(d["constraints_ok"] for d in evaluated),
         "constraints_satisfied_covers": "every design in paper.schemes and city.schemes (each scheme's waived "
                                         "checks listed with it); sweep points carry their own status",
@@ -294,16 +340,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         "pa2_csi_error": paper_out["pa2"].get("csi_error"),
         "paper": {"seed": seed, "n_users": paper.n_users, "n_bs_antennas": paper.n_bs, "n_beams": paper.n_sat,
                   "sensing_eirp_dbw": setting.sensing_eirp_dbw, "schemes": paper_out},
-        "city": {"sum_rate_bps_hz": {k: city_out[k]["sum_rate_bps_hz"] for k in ("pa1", "pa2", "das", "tdma", "ibs")},
-                 "time_index": cs.time_index, "sector": city.meta["sector"], "users": city.meta["users"],
-                 "users_rejected": [city_full.meta["users"][i] for i in rejected],
-                 "sinr_alone_db": [round(float(x), 2) for x in city.meta["sinr_alone_db"]],
-                 "sat_elevation_deg": round(city.meta["sat_elevation_deg"], 2),
-                 "beam_spacing_deg": round(city.meta["beam_spacing_deg"], 4),
-                 "bs_es_map_gain_db": round(city.meta["bs_es_map_gain_db"], 2),
-                 "p_sat_dbw": round(10 * math.log10(city.p_sat_w), 2), "p_bs_dbw": round(10 * math.log10(city.p_bs_w), 2),
-                 "sensing_eirp_dbw": cs.sensing_eirp_dbw, "schemes": city_out,
-                 "sweeps": {par: sweep_json(r) for par, r in city_sweeps.items()}},
+        "city": city_metrics,
         "solve_seconds": round(solve_s, 2),
         "units": "bit/s/Hz; sum rates are the delivered min(sum of user rates, backhaul) where a backhaul is used",
     }
@@ -316,17 +353,19 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         plot_convergence(traces, fig_dir / "fig2_convergence.png")
         if pa1 is not None:
             plot_beampattern(beampattern_data(paper, pa1), fig_dir / "fig3_beampattern.png")
-        plot_city_schemes(metrics, fig_dir / "city_schemes.png")
+        if no_city is None:
+            plot_city_schemes(metrics, fig_dir / "city_schemes.png")
         for par, r in city_sweeps.items():
             plot_sweep(r, fig_dir / f"city_fig{5 + SWEEPS.index(par)}_sum_rate_vs_{par}.png",
                        xlabel=f"{SWEEP_LABELS[par]}, ray-traced city")
     write_json(paths.results_dir / "beamforming.json", metrics)
     sr = metrics["sum_rate_bps_hz"]
     fmt = lambda v: "infeasible" if v is None else f"{v:.3f}"  # noqa: E731
+    city_line = (f"city ({city.meta['sector']}, {city.n_users} users, slot {cs.time_index}): "
+                 + ", ".join(f"{k} {fmt(v)}" for k, v in metrics["city"]["sum_rate_bps_hz"].items())
+                 if no_city is None else f"city: none ({no_city.problem})")
     print("[beamforming] paper: " + ", ".join(f"{k} {fmt(v)}" for k, v in sr.items())
-          + f"; city ({city.meta['sector']}, {city.n_users} users): "
-          + ", ".join(f"{k} {fmt(v)}" for k, v in metrics["city"]["sum_rate_bps_hz"].items())
-          + f" bit/s/Hz; constraints satisfied: {metrics['constraints_satisfied']}")
+          + f"; {city_line} bit/s/Hz; constraints satisfied: {metrics['constraints_satisfied']}")
 
 
 def plot_city_schemes(metrics: dict[str, Any], path: Any) -> None:
