@@ -22,7 +22,7 @@ def test_new_city_with_osm_file_is_relative_to_maps(project, tmp_path):
     osm = project / "downloads" / "town.osm.pbf"
     osm.parent.mkdir()
     osm.write_bytes(b"")
-    result = runner.invoke(app, ["new-city", "town", "--bbox", "60.1,24.9,60.2,25.0", "--osm-file", str(osm)])
+    result = runner.invoke(app, ["new-city", "town", "--bbox", "60.16,24.93,60.18,24.96", "--osm-file", str(osm)])
     assert result.exit_code == 0, result.output
     m = load_map("town")
     assert m.source["path"] == "../downloads/town.osm.pbf" and m.osm_file == osm.resolve()
