@@ -22,11 +22,39 @@ OSM_FILE_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf")
 CITY_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201, FBT002
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_text(text: str, where: str) -> Any:
+    """Safe-load YAML text; a syntax error or a duplicate key is one StinError naming ``where`` and the line."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise StinError(f"{where} is not valid YAML{line}: {problem}", "fix it there") from None
+
+
 def _load_yaml(path: Path, what: str, fix: str) -> dict[str, Any]:
     if not path.is_file():
         raise StinError(f"{what} {path} not found", fix)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+    except yaml.constructor.ConstructorError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else "?"
+        raise StinError(f"{what} {path}: {exc.problem} (line {line})", "keep one of them") from None
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         where = f" (line {line + 1})" if line is not None else ""
@@ -185,6 +213,10 @@ def parse_map(data: dict[str, Any], city: str, path: Path) -> MapConfig:
     seg = _mapping(data, "segment_size_deg", where)
     heights = _mapping(data, "heights", where)
     hwhere = f"{where} heights"
+    for key in ("by_type_m", "min_height_by_type_m"):
+        if not isinstance(heights.get(key) or {}, dict):
+            raise StinError(f"{hwhere}: '{key}' must map building types to metres, got {heights.get(key)!r}",
+                            f"write '{key}:' with lines such as 'house: 7.0'")
     by_type = {str(k): _number(heights["by_type_m"], k, hwhere) for k in heights.get("by_type_m", {}) or {}}
     min_by_type = {str(k): _number(heights["min_height_by_type_m"], k, hwhere, positive=False, minimum=0)
                    for k in heights.get("min_height_by_type_m", {}) or {}}
@@ -264,3 +296,33 @@ def numbers(d: dict[str, Any], key: str, where: str, *, length: int | None = Non
         size = f"{length} numbers" if length is not None else "numbers"
         raise StinError(f"{where}: '{key}' must be a list of {size}, got {value!r}", f"write '{key}: [<{size}>]'")
     return [_number({key: v}, key, where, **kw) for v in value]
+
+
+def integer(d: dict[str, Any], key: str, where: str, *, minimum: int = 1, maximum: int | None = None,
+            default: int | None = None) -> int:
+    """A whole number (``2.7`` or ``"3"`` refused, ``3.0`` accepted) in [minimum, maximum]."""
+    if key not in d and default is not None:
+        return default
+    if key not in d:
+        raise StinError(f"{where}: missing '{key}'", f"add '{key}: <integer>'")
+    value = d[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or float(value) != int(value):
+        raise StinError(f"{where}: '{key}' must be a whole number, got {value!r}", f"set '{key}' to an integer")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise StinError(f"{where}: '{key}' = {value} must be {bound}", f"set '{key}' {bound}")
+    return value
+
+
+def flag(d: dict[str, Any], key: str, where: str, default: bool | None = None) -> bool:
+    """A YAML boolean (true/false); a quoted 'false' or a number is refused, not read as true."""
+    if key not in d and default is not None:
+        return default
+    if key not in d:
+        raise StinError(f"{where}: missing '{key}'", f"add '{key}: true' or '{key}: false'")
+    value = d[key]
+    if not isinstance(value, bool):
+        raise StinError(f"{where}: '{key}' must be true or false, got {value!r}", "write true or false without quotes")
+    return value

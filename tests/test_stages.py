@@ -37,8 +37,9 @@ def test_helsinki_buildings(helsinki):
 def test_helsinki_scene_metrics(helsinki):
     metrics = json.loads(helsinki.scene_metrics.read_text())
     assert set(metrics) == {"n_buildings", "height_source_share", "n_segments_with_buildings",
-                            "n_sites", "n_triangles"}
+                            "n_sites", "n_triangles", "mesh", "n_shapes"}
     assert metrics["n_buildings"] >= 450
+    assert metrics["mesh"] == "per_material" and metrics["n_shapes"] >= 2  # buildings by material + ground
     assert sum(metrics["height_source_share"].values()) == pytest.approx(1.0, abs=1e-3)
     assert metrics["n_sites"] == metrics["n_segments_with_buildings"] > 0
     assert metrics["n_triangles"] > 10_000

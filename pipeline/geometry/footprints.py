@@ -64,6 +64,20 @@ def read_osm_buildings(map_cfg: MapConfig) -> gpd.GeoDataFrame:
     return normalize_columns(raw)
 
 
+def pbf_decode_errors() -> tuple[type[BaseException], ...]:
+    """What a truncated or corrupt .osm.pbf raises inside pyrosm (protobuf's DecodeError, zlib errors)."""
+    import zlib  # noqa: PLC0415
+
+    errors: list[type[BaseException]] = [zlib.error, EOFError]
+    try:
+        from google.protobuf.message import DecodeError  # noqa: PLC0415
+
+        errors.append(DecodeError)
+    except ImportError:  # pragma: no cover - pyrosm brings protobuf
+        pass
+    return tuple(errors)
+
+
 def _read_pbf(path: Path, bbox: BBox) -> gpd.GeoDataFrame:
     import pyrosm  # noqa: PLC0415
     from pyrosm.exceptions import PBFException  # noqa: PLC0415
@@ -77,8 +91,8 @@ def _read_pbf(path: Path, bbox: BBox) -> gpd.GeoDataFrame:
         parts = osm.get_data_by_custom_criteria(
             custom_filter={"building:part": True}, filter_type="keep", keep_nodes=False,
             extra_attributes=list(TAG_COLUMNS))
-    except (PBFException, OSError, ValueError, KeyError, IndexError) as exc:
-        raise StinError(f"cannot read OSM file {path} ({type(exc).__name__})",
+    except (PBFException, OSError, ValueError, KeyError, IndexError, *pbf_decode_errors()) as exc:
+        raise StinError(f"cannot read OSM file {path} ({type(exc).__name__}: truncated or corrupt)",
                         "check that it is a complete .osm.pbf file (re-download it)") from None
     frames = [f for f in (outlines, parts) if f is not None and len(f)]
     if not frames:

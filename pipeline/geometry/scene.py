@@ -44,13 +44,22 @@ class MaterialTable:
 
     @classmethod
     def from_params(cls, scene_params: dict[str, Any]) -> "MaterialTable":
+        from pipeline.config import number  # noqa: PLC0415
+
+        w = "params.yaml scene.materials"
         mats = scene_params.get("materials") or {}
+        if not isinstance(mats, dict):
+            raise StinError(f"{w} must be a mapping", "see params.yaml for its keys")
+        for key in ("by_building_material", "by_building_type"):
+            if not isinstance(mats.get(key) or {}, dict):
+                raise StinError(f"{w}.{key} must map OSM tag values to radio materials, got {mats.get(key)!r}",
+                                f"write '{key}:' with lines such as 'glass: glass'")
         table = cls(
             default=str(mats.get("default", "concrete")),
             by_building_material={str(k).lower(): str(v) for k, v in (mats.get("by_building_material") or {}).items()},
             by_building_type={str(k).lower(): str(v) for k, v in (mats.get("by_building_type") or {}).items()},
             ground=str(mats.get("ground", "medium_dry_ground")),
-            thickness_m=float(mats.get("thickness_m", 0.2)),
+            thickness_m=number({"t": mats.get("thickness_m", 0.2)}, "t", f"{w} thickness_m"),
         )
         used = {table.default, table.ground, *table.by_building_material.values(),
                 *table.by_building_type.values()}

@@ -6,11 +6,26 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+
+def remove_stale_temporaries(target: Path, suffix: str = "") -> list[Path]:
+    """Remove temporaries of ``target`` that a killed run left beside it (``.<name>.<8 random chars><suffix>``
+    files, ``.<name>.<8>`` and ``.<name>.old.<8>`` folders, as :func:`atomic_path` / :func:`atomic_dir` name
+    them). Only the stage that writes ``target`` calls this, so no live temporary is touched."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(old\.)?[A-Za-z0-9_]{{8}}{re.escape(suffix)}$")
+    removed = []
+    if target.parent.is_dir():
+        for p in target.parent.iterdir():
+            if pattern.match(p.name):
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
 
 
 @contextlib.contextmanager
@@ -23,6 +38,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target, suffix or target.suffix)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix,
                                     dir=target.parent)
     os.close(fd)
@@ -41,6 +57,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``path``; swap it in on success."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     tmp.chmod(0o755)  # mkdtemp makes 0700; outputs should be readable like any file
     try:

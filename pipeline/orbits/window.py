@@ -10,10 +10,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from pipeline.config import number
+from pipeline.config import integer, number
 from pipeline.errors import StinError
 from pipeline.orbits.constellation import (
     WalkerDelta, eci_to_ecef, gmst_rad, look_angles, select_serving, tle_states)
+
+# Bounds that keep the look-angle arrays in memory: (slots x satellites) float64, ~12 of them,
+# 1,000 slots x 1,584 satellites ~ 0.25 GB (project limits; raise with care)
+MAX_SLOTS = 1000
+MAX_SERVING = 16  # serving satellites per slot (Nguyen-Kha et al. use 1-2)
 
 
 def parse_start(value: Any) -> datetime:
@@ -48,9 +53,9 @@ def compute_orbits(orbit_params: dict[str, Any], lat_deg: float, lon_deg: float,
     where = "params.yaml orbits"
     start = parse_start(orbit_params.get("start_utc"))
     slot_s = number(orbit_params, "slot_duration_s", where)
-    n_slots = int(number(orbit_params, "n_slots", where))
+    n_slots = integer(orbit_params, "n_slots", where, maximum=MAX_SLOTS)
     min_el = number(orbit_params, "min_elevation_deg", where, positive=False, minimum=0)
-    n_serving = int(number(orbit_params, "n_serving", where))
+    n_serving = integer(orbit_params, "n_serving", where, maximum=MAX_SERVING)
     seconds = np.arange(n_slots) * slot_s
     source = orbit_params.get("source", "walker")
     if source == "walker":
@@ -63,6 +68,9 @@ def compute_orbits(orbit_params: dict[str, Any], lat_deg: float, lon_deg: float,
         description = f"TLE file {orbit_params.get('tle_file')}"
     else:
         raise StinError(f"{where}.source {source!r} is unknown", "use walker or tle")
+    if n_serving > len(names):
+        raise StinError(f"{where}.n_serving = {n_serving} exceeds the {len(names)} satellites of the constellation",
+                        f"set n_serving <= {len(names)}")
     pe, ve = eci_to_ecef(pos, vel, gmst_rad(start, seconds))
     la = look_angles(pe, ve, lat_deg, lon_deg)
     serving = select_serving(la.elevation_deg, n_serving, min_el)

@@ -43,6 +43,33 @@ def aperture_gain_dbi(aperture_diameter_m: float, freq_hz: float) -> float:
     return 20 * math.log10(math.pi * aperture_diameter_m * freq_hz / SPEED_OF_LIGHT_M_S)
 
 
+MAX_GAIN_FLOOR_DB = -150.0  # the floor must lie below any real urban path gain (3.5 GHz, a few km: > -150 dB)
+
+
+def gain_floor_db(p: dict[str, Any], where: str) -> float:
+    """link.path_gain_floor_db: the gain given to cells no ray reached, far below any real one."""
+    value = number(p, "path_gain_floor_db", where, positive=False)
+    if value > MAX_GAIN_FLOOR_DB:
+        raise StinError(f"{where}: path_gain_floor_db = {value} dB would count unreached cells as reached",
+                        f"use a value <= {MAX_GAIN_FLOOR_DB:g} dB (default -250)")
+    return value
+
+
+def beam_target(value: Any, where: str) -> Any:
+    """link.sat_beam_target: 'center' or [lat, lon] in degrees, checked for range."""
+    if value in (None, "center"):
+        return "center"
+    try:
+        lat, lon = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise StinError(f"{where}: sat_beam_target {value!r} is not 'center' or [lat, lon]",
+                        "set it to center or to [lat, lon] in degrees") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise StinError(f"{where}: sat_beam_target [{lat}, {lon}] is outside lat [-90, 90] / lon [-180, 180]",
+                        "give [lat, lon] in degrees, latitude first")
+    return [lat, lon]
+
+
 @dataclass(frozen=True)
 class LinkParams:
     """Everything CINR depends on besides path gains (params.yaml ``link`` and ``ue``)."""
@@ -83,14 +110,14 @@ class LinkParams:
             sat_tx_power_w=10 ** (sat_p_dbw / 10),
             sat_max_gain_dbi=sat_gain,
             sat_aperture_m=aperture,
-            sat_beam_target=p.get("sat_beam_target", "center"),
+            sat_beam_target=beam_target(p.get("sat_beam_target", "center"), w),
             bandwidth_hz=bandwidth,
             noise_w=noise_power_w(bandwidth, number(p, "noise_figure_db", w, positive=False, minimum=0),
                                   number(p, "antenna_temperature_k", w, positive=False, minimum=0)),
             receiver=ReceiverModel.from_params(ue),
             scintillation=flags["include_scintillation"],
             atmospheric=flags["include_atmospheric"],
-            gain_floor=10 ** (number(p, "path_gain_floor_db", w, positive=False) / 10),
+            gain_floor=10 ** (gain_floor_db(p, w) / 10),
             bs_users=number(load, "bs_users", f"{w}.load") if load else 1.0,
             sat_users=number(load, "sat_users", f"{w}.load") if load else 1.0,
         )

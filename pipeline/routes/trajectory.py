@@ -20,6 +20,12 @@ from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 
 
+# Cars per city: each car adds (slots x transmitters x paths x antennas) complex path coefficients, twice
+# (the car and its map-cell check receiver); 200 cars x 12 slots x 38 transmitters x 8 paths x 32 antennas
+# ~ 0.75 GB of complex64 (project bound, see the raypaths memory guard)
+MAX_CARS = 200
+
+
 @dataclass(frozen=True)
 class Route:
     """One UE's route in the local frame: polyline with cumulative distance and time."""
@@ -138,4 +144,16 @@ def parse_routes_file(data: dict[str, Any], where: str) -> tuple[list[dict], dic
     rnd = data.get("random")
     if rnd is not None and not isinstance(rnd, dict):
         raise StinError(f"{where}: 'random' must be a mapping", "write count, seed and min_distance_m under it")
+    unknown = set(data) - {"routes", "random"}
+    if unknown:
+        raise StinError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}", "use 'routes:' and 'random:'")
+    if rnd is not None:  # whole numbers, checked before the road network is read
+        from pipeline.config import integer, number  # noqa: PLC0415
+
+        rnd = {**rnd, "count": integer(rnd, "count", f"{where} random", maximum=MAX_CARS),
+               "seed": integer(rnd, "seed", f"{where} random", minimum=0, default=0),
+               "min_distance_m": number({"m": rnd.get("min_distance_m", 0.0)}, "m",
+                                        f"{where} random min_distance_m", positive=False, minimum=0)}
+    if len(explicit) + (rnd["count"] if rnd else 0) > MAX_CARS:
+        raise StinError(f"{where}: more than {MAX_CARS} cars", f"use at most {MAX_CARS} (memory of the path tensors)")
     return explicit, rnd

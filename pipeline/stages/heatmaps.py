@@ -7,6 +7,7 @@ per slot) and ``results/<city>/figures/cinr_heatmaps.png`` (seed 003 Fig. 2).
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -25,6 +26,9 @@ from pipeline.radio.cinr import LinkParams, compute_cinr
 from pipeline.stages._common import run_stage
 
 
+MAX_BEAM_OFFSET_M = 100_000.0  # a LEO-600 2 m-aperture beam at 3.5 GHz is ~30 km wide (3 dB); project bound
+
+
 def beam_target_xyz(target: Any, radiomaps, frame: LocalFrame) -> np.ndarray:  # noqa: ANN001
     if target in (None, "center"):
         return np.array([float(radiomaps.x.mean()), float(radiomaps.y.mean()), 0.0])
@@ -34,6 +38,10 @@ def beam_target_xyz(target: Any, radiomaps, frame: LocalFrame) -> np.ndarray:  #
         raise StinError(f"params.yaml link.sat_beam_target {target!r} is not 'center' or [lat, lon]",
                         "set it to center or to [lat, lon] in degrees") from None
     x, y = frame.to_local(lon, lat)
+    if math.hypot(float(x), float(y)) > MAX_BEAM_OFFSET_M:
+        raise StinError(f"params.yaml link.sat_beam_target [{lat}, {lon}] is {math.hypot(float(x), float(y)) / 1e3:.0f} km "
+                        "from the city: its cells would all sit deep in the beam's side lobes",
+                        f"aim within {MAX_BEAM_OFFSET_M / 1e3:.0f} km of the city, or use center")
     return np.array([float(x), float(y), 0.0])
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 import xarray as xr
 
-from pipeline.config import load_map, number, section
+from pipeline.config import flag, load_map, number, section
 from pipeline.errors import StinError
 from pipeline.geometry.terrain import terrain_from_area
 from pipeline.geometry.footprints import bbox_local_box
@@ -58,7 +58,7 @@ def map_job(params: dict[str, Any], paths: CityPaths, grid: MapGrid, buildings: 
                   receiver=ReceiverModel.from_params(section(params, "ue")),
                   penetration=Penetration.from_params(rtp.get("penetration", {}), freq_hz),
                   max_depth=int(number(rtp, "max_depth", where, positive=False, minimum=0)),
-                  diffraction=bool(rtp["diffraction"]), seed=int(number(rtp, "seed", where, positive=False, minimum=0)),
+                  diffraction=flag(rtp, "diffraction", where), seed=int(number(rtp, "seed", where, positive=False, minimum=0)),
                   bs_samples_per_tx=int(number(rtp, "bs_samples_per_tx", where)),
                   sat_samples=int(number(rtp, "sat_samples", where)),
                   proxy_distance_m=number(rtp, "proxy_distance_m", where),
@@ -144,7 +144,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                 "lon": (("y", "x"), lon), "lat": (("y", "x"), lat)},
         attrs={"city": city, "freq_hz": freq_hz, "rx_height_m": rx_height_m, "cell_size_m": cell,
                "crs_proj4": frame.proj4, "frame_lat0_deg": frame.lat0_deg, "frame_lon0_deg": frame.lon0_deg,
-               "max_depth": max_depth, "diffraction": int(bool(rtp["diffraction"])), "seed": seed,
+               "max_depth": max_depth, "diffraction": int(flag(rtp, "diffraction", where)), "seed": seed,
                "bs_pattern": bs.pattern, "receiver": receiver.mode,
                "note": "path gains are linear; BS antenna and the car's receive pattern per ray (ue.receiver) "
                        "included; the satellite antenna and the steered array's wanted-link gain are not; "

@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
-from pipeline.config import load_map, number, section
+from pipeline.config import flag, load_map, number, section
 from pipeline.errors import StinError
 from pipeline.geometry.terrain import terrain_from_area
 from pipeline.geometry.footprints import bbox_local_box
@@ -66,7 +66,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     rtp = section(params, "raytracing")
     seed = int(rtp["seed"])
     max_depth = int(number(rp, "max_depth", w, positive=False, minimum=0))
-    diffraction = bool(rp["diffraction"])
+    diffraction = flag(rp, "diffraction", w)
+    naive_comparison = flag(rp, "naive_comparison", w, default=False)
     for f in (paths.trajectory_nc, paths.orbits_nc, paths.sites_geojson, paths.area_json):
         if not f.is_file():
             raise StinError(f"{f} not found", "run the earlier stages first ('dvc repro')")
@@ -174,7 +175,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             pen_gain[t, :, n_bs + r], pen_loss[t, :, n_bs + r], pen_arrival[t, :, n_bs + r] = g, loss, arrival
         full = _expand_ranks(ps, ranks, n_rank)
         sat_sets.append(full)
-        if rp.get("naive_comparison", False):
+        if naive_comparison:
             naive = solve(scene, samples_per_src=sat_samples, max_depth=max_depth, diffraction=diffraction, seed=seed)
             for i, r in enumerate(ranks):
                 naive_counts[t, :, r] = naive.valid[:, i].sum(-1)
@@ -240,7 +241,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                 "path": np.arange(n_paths), "enu": ["east", "north", "up"]},
         attrs={"city": city, "freq_hz": freq, "max_depth": max_depth, "diffraction": int(diffraction), "seed": seed,
                "proxy_distance_m": proxy_d, "receiver": receiver.mode,
-               "naive_comparison": int(bool(rp.get("naive_comparison", False))), "ue_spacing_wl": receiver.spacing_wl,
+               "naive_comparison": int(naive_comparison), "ue_spacing_wl": receiver.spacing_wl,
                "note": "satellite paths at the true slant range, isotropic satellite antenna; "
                        "receivers with check_point = 1 stand at the radio-map cell centre of each car (cross-check); "
                        "BS and UE element patterns applied by the ray tracer (the UE array's ports in a); "

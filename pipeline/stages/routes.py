@@ -13,9 +13,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import xarray as xr
-import yaml
 
-from pipeline.config import load_map, number, section
+from pipeline.config import load_map, load_yaml_text, number, section
 from pipeline.errors import StinError
 from pipeline.geometry.footprints import area_polygon_local
 from pipeline.geometry.frame import WGS84, LocalFrame
@@ -37,7 +36,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     routes_file = Path("routes") / f"{city}.yaml"
     if not routes_file.is_file():
         raise StinError(f"routes file {routes_file} not found", "write one (see routes/helsinki.yaml)")
-    data = yaml.safe_load(routes_file.read_text(encoding="utf-8")) or {}
+    data = load_yaml_text(routes_file.read_text(encoding="utf-8"), f"routes file {routes_file}") or {}
+    if not isinstance(data, dict):
+        raise StinError(f"routes file {routes_file} is not a mapping", "write 'routes:' and/or 'random:' blocks")
     explicit, rnd = parse_routes_file(data, str(routes_file))
     at_destination = str(rp.get("at_destination", "stay"))
     if at_destination not in ("stay", "loop"):

@@ -20,12 +20,24 @@ from pipeline.io.vector import write_vector
 from pipeline.stages._common import run_stage
 
 
+MAX_MAST_HEIGHT_M = 50.0  # above the roof; rooftop macro masts are 3-10 m, lattice towers rarely exceed 50 m
+
+
+def mast_height(sp: dict[str, Any]) -> float:
+    """params.yaml scene.mast_height_m, a rooftop mast's height above the roof."""
+    value = number(sp, "mast_height_m", "params.yaml scene", positive=False, minimum=0)
+    if value > MAX_MAST_HEIGHT_M:
+        raise StinError(f"params.yaml scene: mast_height_m = {value} m is no rooftop mast",
+                        f"use 0-{MAX_MAST_HEIGHT_M:g} m (rooftop macro masts are 3-10 m)")
+    return value
+
+
 def build(params: dict[str, Any], paths: CityPaths) -> dict[str, Any]:
     """Run the stage body; returns the scene metrics."""
     city = params["city"]
     sp = section(params, "scene")
     where = "params.yaml scene"
-    mast_height_m = number(sp, "mast_height_m", where, positive=False, minimum=0)
+    mast_height_m = mast_height(sp)
     ground_margin_m = number(sp, "ground_margin_m", where, positive=False, minimum=0)
     table = MaterialTable.from_params(sp)
     map_cfg = load_map(city)
