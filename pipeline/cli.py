@@ -207,6 +207,9 @@ def geocode_bbox(place: str) -> BBox:
     """The bounding box of a place name, geocoded by osmnx (OSM Nominatim); needs the network."""
     import osmnx as ox  # noqa: PLC0415
 
+    from pipeline.io import online  # noqa: PLC0415
+
+    online.require_network(ox.settings.nominatim_url, f"geocoding {place!r} (OSM Nominatim)")
     try:
         gdf = ox.geocode_to_gdf(place)
     except Exception as exc:  # noqa: BLE001  (requests errors, osmnx's InsufficientResponseError, ...)

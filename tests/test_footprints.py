@@ -39,6 +39,10 @@ def _offline_overpass(monkeypatch, response=None, error=None):
         r.url = url
         return r
 
+    # the recorded response (or error) stands in for the network: no connectivity probe either
+    import pipeline.io.online
+
+    monkeypatch.setattr(pipeline.io.online, "require_network", lambda url, what, timeout_s=5.0: None)
     monkeypatch.setattr(osmnx._overpass.requests, "post", fake_post)
     monkeypatch.setattr(osmnx._http, "_config_dns", lambda url: None)
     monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)

@@ -101,6 +101,9 @@ def nominatim(monkeypatch):
         return responses[params["q"]]
 
     monkeypatch.setattr(osmnx._nominatim, "_nominatim_request", fake_request)
+    import pipeline.io.online
+
+    monkeypatch.setattr(pipeline.io.online, "require_network", lambda url, what, timeout_s=5.0: None)
     return asked
 
 
@@ -326,3 +329,23 @@ def test_city_beamforming_moves_to_the_first_usable_slot_or_reports_none(monkeyp
     with pytest.raises(StinError) as err:
         stage.first_usable_slot(ch, None, None, None, None, CitySetting(time_index=0))
     assert not isinstance(err.value, stage.NoUsableSlot)
+
+
+def test_offline_fetch_fails_fast_with_one_line(monkeypatch):
+    """No network: one TCP connect with a 5 s timeout, then one line (not osmnx's ~60 s of retries)."""
+    import socket
+
+    from pipeline.errors import StinError
+    from pipeline.io.online import require_network
+
+    tried = []
+
+    def refuse(address, timeout=None):
+        tried.append((address, timeout))
+        raise socket.gaierror("Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    with pytest.raises(StinError) as err:
+        require_network("https://overpass-api.de/api", "the Overpass API (OSM buildings)")
+    assert tried == [(("overpass-api.de", 443), 5.0)]
+    assert "no network connection to overpass-api.de" in str(err.value) and "osm_file" in str(err.value)

@@ -16,6 +16,7 @@ thin seams between parts. Heights come from :mod:`pipeline.geometry.heights`.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +88,12 @@ def _read_pbf(path: Path, bbox: BBox) -> gpd.GeoDataFrame:
         # complete_relations: multipolygons crossing the box edge keep all member ways (we clip later)
         osm = pyrosm.OSM(str(path), bounding_box=[bbox.west, bbox.south, bbox.east, bbox.north],
                          complete_relations=True)
-        outlines = osm.get_buildings(extra_attributes=extra)
-        parts = osm.get_data_by_custom_criteria(
-            custom_filter={"building:part": True}, filter_type="keep", keep_nodes=False,
-            extra_attributes=list(TAG_COLUMNS))
+        with warnings.catch_warnings():  # "Could not find any building elements": our own error says it once
+            warnings.simplefilter("ignore", UserWarning)
+            outlines = osm.get_buildings(extra_attributes=extra)
+            parts = osm.get_data_by_custom_criteria(
+                custom_filter={"building:part": True}, filter_type="keep", keep_nodes=False,
+                extra_attributes=list(TAG_COLUMNS))
     except (PBFException, OSError, ValueError, KeyError, IndexError, *pbf_decode_errors()) as exc:
         raise StinError(f"cannot read OSM file {path} ({type(exc).__name__}: truncated or corrupt)",
                         "check that it is a complete .osm.pbf file (re-download it)") from None
@@ -137,6 +140,9 @@ def _read_overpass(map_cfg: MapConfig) -> gpd.GeoDataFrame:
     place = map_cfg.source.get("place")
     # osmnx caches responses keyed by the full query (so a changed bbox misses the cache)
     ox.settings.cache_folder = str(Path("data") / ".osmnx-cache")
+    from pipeline.io import online  # noqa: PLC0415
+
+    online.require_network(ox.settings.overpass_url, "the Overpass API (OSM buildings)")
     try:
         if place:
             features = ox.features_from_place(place, tags=_osmnx_tags())

@@ -49,6 +49,9 @@ def drive_graph(map_cfg: MapConfig, frame: LocalFrame, fallback_speed_kph: float
         if graph.number_of_edges():
             graph = ox.simplify_graph(graph)
     else:
+        from pipeline.io import online  # noqa: PLC0415
+
+        online.require_network(ox.settings.overpass_url, "the Overpass API (OSM roads)")
         try:
             graph = ox.graph_from_bbox((bbox.west, bbox.south, bbox.east, bbox.north), network_type="drive")
         except Exception as exc:  # noqa: BLE001  (requests errors and osmnx's own)
