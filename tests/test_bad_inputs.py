@@ -310,3 +310,31 @@ def test_bad_cli_input_is_one_clear_line(args, key, project):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and key in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- memory guard
+def test_path_memory_guard_refuses_what_cannot_fit_and_bounds_a_real_run():
+    """10,000 cars (the hostile case: ~55 GB per path array) are refused before any ray is traced; the
+    embedded default's size passes on an 8 GiB machine."""
+    from pipeline.radio.raypaths import check_path_memory
+
+    with pytest.raises(StinError) as err:
+        check_path_memory(12, 10_000, 38, 32, 1, available_bytes=128 * 2**30)
+    assert "fewer cars" in str(err.value) and "\n" not in str(err.value)
+    assert check_path_memory(12, 10, 38, 32, 1, available_bytes=8 * 2**30) > 0
+
+
+def test_a_nan_never_leaves_a_stage_silently():
+    import numpy as np
+    import xarray as xr
+
+    from pipeline.io.invariants import require_finite
+
+    ds = xr.Dataset({"cinr_bs_db": (("y", "x"), np.array([[1.0, np.nan], [2.0, 3.0]])),
+                     "path_gain_bs": (("y", "x"), np.array([[1e-9, -1e-12], [0.0, 1e-10]]))})
+    outdoor = np.array([[True, False], [True, True]])
+    require_finite(ds, ("cinr_bs_db",), "heatmaps", where=outdoor)  # the NaN sits inside a building: fine
+    with pytest.raises(StinError, match=r"heatmaps stage produced 1 invalid value\(s\) in cinr_bs_db"):
+        require_finite(ds, ("cinr_bs_db",), "heatmaps")
+    with pytest.raises(StinError, match="path_gain_bs"):
+        require_finite(ds, ("path_gain_bs",), "radiomaps", minimum=0.0)  # a negative power gain

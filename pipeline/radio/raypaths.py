@@ -172,3 +172,40 @@ def add_receivers(scene, positions: np.ndarray, velocities: np.ndarray, names: l
                               velocity=mi.Vector3f(*[float(c) for c in v])))
 
 
+
+
+# ---------------------------------------------------------------- memory guard
+PATHS_PER_LINK_BOUND = 32  # paths kept per link at max_depth <= 3 in the cities measured (Helsinki: up to 17)
+MEMORY_SHARE = 0.5  # refuse a run whose path tensors would need more than half the machine's memory
+
+
+def path_tensor_bytes(n_slots: int, n_receivers: int, n_transmitters: int, rx_antennas: int, tx_antennas: int,
+                      paths_per_link: int = PATHS_PER_LINK_BOUND) -> int:
+    """Upper estimate of raypaths.nc's in-memory size, slots x receivers x transmitters x paths x
+    (16 B per antenna pair: complex a as two float64; + 48 B per path: delay, four angles, Doppler)."""
+    return int(n_slots) * int(n_receivers) * int(n_transmitters) * int(paths_per_link) * (
+        int(rx_antennas) * int(tx_antennas) * 16 + 48)
+
+
+def machine_memory_bytes() -> int:
+    """Physical memory of this machine (POSIX sysconf)."""
+    import os  # noqa: PLC0415
+
+    return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+
+
+def check_path_memory(n_slots: int, n_cars: int, n_transmitters: int, rx_antennas: int, tx_antennas: int,
+                      available_bytes: int | None = None) -> int:
+    """Refuse, before any ray is traced, a configuration whose path tensors cannot fit (one StinError line
+    naming the knobs); returns the estimate. Receivers = the cars and their map-cell check points."""
+    from pipeline.errors import StinError  # noqa: PLC0415
+
+    need = path_tensor_bytes(n_slots, 2 * n_cars, n_transmitters, rx_antennas, tx_antennas)
+    have = machine_memory_bytes() if available_bytes is None else int(available_bytes)
+    if need > MEMORY_SHARE * have:
+        raise StinError(f"raypaths would hold ~{need / 2**30:.1f} GiB of paths ({n_cars} cars x {n_slots} slots x "
+                        f"{n_transmitters} transmitters x {rx_antennas} x {tx_antennas} antennas), more than half "
+                        f"of this machine's {have / 2**30:.1f} GiB",
+                        "use fewer cars (routes/<city>.yaml), fewer slots (orbits.n_slots) or a smaller car array "
+                        "(ue.array_rows / array_cols)")
+    return need

@@ -20,6 +20,7 @@ from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import write_json
 from pipeline.io.figures import plot_route_cinr
+from pipeline.io.invariants import require_finite
 from pipeline.io.netcdf import read_netcdf, write_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.radio.channels import assemble_channels, cinr_along_routes
@@ -86,6 +87,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     both["cinr_leo_db"] = (("time", "ue"), cinr_leo.astype(np.float32))
     cars = both["check_point"].values == 0
     ds = both.isel(ue=cars).drop_vars("check_point")
+    require_finite(ds, ("gain_db", "cinr_bs_db", "cinr_leo_db"), "channels")
     write_netcdf(ds, paths.channels_nc)
     heat = read_netcdf(paths.heatmaps_nc)
     # the two tracers on the same links: path solver at each car's map-cell centre vs that cell

@@ -19,6 +19,7 @@ from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import write_json
 from pipeline.io.figures import plot_cinr_maps
+from pipeline.io.invariants import require_finite
 from pipeline.io.netcdf import read_netcdf, write_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.io.rasters import write_geotiff
@@ -54,6 +55,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     frame = LocalFrame(radiomaps.attrs["frame_lat0_deg"], radiomaps.attrs["frame_lon0_deg"])
     heat = compute_cinr(radiomaps, link, beam_target_xyz(link.sat_beam_target, radiomaps, frame))
     heat["spatial_ref"] = ((), 0, {"crs_wkt": frame.crs.to_wkt(), "spatial_ref": frame.proj4})
+    require_finite(heat, ("cinr_bs_db", "cinr_leo_db"), "heatmaps", where=heat["outdoor"].values.astype(bool))
     write_netcdf(heat, paths.heatmaps_nc)
     times = [str(t)[:19] for t in heat.time.values]
     for var in ("cinr_bs_db", "cinr_leo_db"):

@@ -25,6 +25,7 @@ from pipeline.geometry.terrain import terrain_from_area
 from pipeline.geometry.footprints import bbox_local_box
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import read_json, write_json
+from pipeline.io.invariants import require_finite
 from pipeline.io.netcdf import read_netcdf, write_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.orbits.window import serving_attributes
@@ -156,6 +157,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         ds["cell_z_m"] = (("y", "x"), grid.centers[..., 2])
         ds["cell_z_m"].attrs.update(units="m", long_name="height of the cell centre (terrain + rx_height_m)")
         ds.attrs["terrain_datum_m"] = float(area["terrain"]["datum_m"])
+    require_finite(ds, ("path_gain_bs", "path_gain_sat", "path_gain_bs_direct", "path_gain_sat_direct"), "radiomaps",
+                   minimum=0.0)
     write_netcdf(ds, paths.radiomaps_nc)
     write_json(paths.radiomaps_metrics, {"raytracer_s": round(t_trace, 3),
                                          "n_bs_sectors": len(bs_names), "n_sat_maps": len(todo),

@@ -35,7 +35,7 @@ from pipeline.orbits.window import serving_attributes
 from pipeline.radio.direct import Penetration, satellite_direct_gain, sector_direct_gains
 from pipeline.radio.farfield import LaunchArea, proxy_position
 from pipeline.radio.raypaths import (
-    PathSet, add_receivers, aimed_candidates, clear_devices, proxy_paths_to_satellite, solve)
+    PathSet, add_receivers, aimed_candidates, check_path_memory, clear_devices, proxy_paths_to_satellite, solve)
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene
 from pipeline.runtime import import_sionna_rt
@@ -89,6 +89,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     n_time, n_ue = traj.sizes["time"], traj.sizes["ue"]
     serving = orbits["serving_sat"].values
     n_rank = serving.shape[1]
+    polarizations = 2 if str(ue_p.get("polarization", "VH")) in ("VH", "cross") else 1
+    check_path_memory(n_time, n_ue, len(bs_tx) + n_rank, receiver.rows * receiver.cols * polarizations,
+                      bs.array_rows * bs.array_cols)
     x0, y0, x1, y1 = meta["ground_bounds_m"]
     center = ((x0 + x1) / 2, (y0 + y1) / 2)
     z_ue = float(traj.z_m.values.min())  # on terrain the cars' antennas follow the ground: aim at the lowest
