@@ -316,6 +316,8 @@ def test_city_beamforming_moves_to_the_first_usable_slot_or_reports_none(monkeyp
         return f"problem@{cs.time_index}"
 
     monkeypatch.setattr(stage, "city_problem", fake)
+    with pytest.raises(StinError, match="outside the 4 slots"):  # no silent wrap-around
+        stage.first_usable_slot(ch, None, None, None, None, CitySetting(time_index=4))
     cs, problem, skipped = stage.first_usable_slot(ch, None, None, None, None, CitySetting(time_index=1))
     assert cs.time_index == 2 and problem == "problem@2" and [s["slot"] for s in skipped] == [1]
     usable.clear()

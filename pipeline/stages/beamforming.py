@@ -216,6 +216,9 @@ def first_usable_slot(ch, rm, link, bs, target, cs: CitySetting) -> tuple[CitySe
     that can meet gamma_min and a satellite serves: a new city's first slot may have neither. The slots
     passed over are returned with their reasons; none usable is one clear error."""
     n = ch.sizes["time"]
+    if not 0 <= cs.time_index < n:
+        raise StinError(f"params.yaml beamforming.city.time_index = {cs.time_index} is outside the {n} slots",
+                        f"pick a slot in 0..{n - 1}")
     skipped = []
     for k in range(n):
         t = (cs.time_index + k) % n
