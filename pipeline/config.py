@@ -47,6 +47,19 @@ def load_yaml_text(text: str, where: str) -> Any:
         raise StinError(f"{where} is not valid YAML{line}: {problem}", "fix it there") from None
 
 
+# top-level keys of params.yaml (one group per stage) and of a map file; anything else is a typo
+PARAM_GROUPS = ("city", "buildings", "scene", "orbits", "radio", "bs", "raytracing", "ue", "link", "fidelity",
+                "routes", "raypaths", "link_selection", "coverage", "beamforming")
+MAP_KEYS = ("description", "bbox", "source", "segment_size_deg", "heights", "synthetic", "terrain")
+
+
+def _refuse_unknown(data: dict[str, Any], known: tuple[str, ...], where: str) -> None:
+    unknown = [str(k) for k in data if k not in known]
+    if unknown:
+        raise StinError(f"{where}: unknown key(s) {', '.join(unknown)}",
+                        f"check the spelling or remove them (known: {', '.join(known)})")
+
+
 def _load_yaml(path: Path, what: str, fix: str) -> dict[str, Any]:
     if not path.is_file():
         raise StinError(f"{what} {path} not found", fix)
@@ -194,6 +207,7 @@ def load_map(city: str, maps_dir: str | Path = "maps") -> MapConfig:
 
 def parse_map(data: dict[str, Any], city: str, path: Path) -> MapConfig:
     where = f"map file {path}"
+    _refuse_unknown(data, MAP_KEYS, where)
     bbox = BBox.parse(data.get("bbox"), where)
     source = _mapping(data, "source", where)
     stype = source.get("type")
@@ -272,6 +286,7 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     """Read ``params.yaml`` and check the parts every stage needs."""
     path = Path(path)
     params = _load_yaml(path, "params file", "run from the project root, where params.yaml is")
+    _refuse_unknown(params, PARAM_GROUPS, str(path))
     city = params.get("city")
     if not isinstance(city, str) or not CITY_NAME_RE.match(city):
         raise StinError(f"{path}: 'city' must be a lower-case name such as 'helsinki', got {city!r}",

@@ -210,6 +210,7 @@ MAP_CASES = [
     ("terrain a number", {"terrain": 42}, "terrain"),
     ("synthetic alpha a word", {"synthetic": {"alpha": "x", "beta_per_km2": 500, "gamma_m": 15}}, "alpha"),
     ("heights missing", {"heights": None}, "heights"),
+    ("misspelt key", {"segment_size": {"lat": 0.005, "lon": 0.006}}, "segment_size"),
 ]
 
 
@@ -338,3 +339,12 @@ def test_a_nan_never_leaves_a_stage_silently():
         require_finite(ds, ("cinr_bs_db",), "heatmaps")
     with pytest.raises(StinError, match="path_gain_bs"):
         require_finite(ds, ("path_gain_bs",), "radiomaps", minimum=0.0)  # a negative power gain
+
+
+def test_misspelt_params_group_is_refused(project):
+    from pipeline.config import load_params
+
+    text = (project / "params.yaml").read_text().replace("raytracing:", "raytracng:", 1)
+    (project / "params.yaml").write_text(text)
+    with pytest.raises(StinError, match="unknown key.*raytracng"):
+        load_params()
