@@ -237,6 +237,23 @@ def test_a_city_without_roads_is_one_clear_error(project):
     assert "no drivable roads" in str(err.value) and "fix:" in str(err.value)
 
 
+def test_roads_all_outside_the_box_are_one_clear_error(project):
+    """An OSM file whose roads lie outside the map's bbox (a box drawn next to the extract)."""
+    from pipeline.config import parse_map
+    from pipeline.errors import StinError
+    from pipeline.geometry.frame import LocalFrame
+    from pipeline.routes.network import drive_graph
+
+    assert runner.invoke(app, ["synth-city", "elsewhere", "--size-km", "0.3"]).exit_code == 0
+    m = load_map("elsewhere")
+    shifted = {"south": m.bbox.north + 0.01, "west": m.bbox.west, "north": m.bbox.north + 0.012,
+               "east": m.bbox.east}
+    data = yaml.safe_load((project / "maps" / "elsewhere.yaml").read_text())
+    moved = parse_map({**data, "bbox": shifted}, "elsewhere", project / "maps" / "elsewhere.yaml")
+    with pytest.raises(StinError, match="no drivable roads"):
+        drive_graph(moved, LocalFrame(*moved.bbox.center), fallback_speed_kph=30.0)
+
+
 def test_a_segment_without_buildings_gets_no_site_and_is_counted(project):
     """A documented empty result: a segment with no building has no BS site (one site per segment
     with buildings), and segments.geojson carries n_buildings = 0 and no site for it."""

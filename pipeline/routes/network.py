@@ -44,8 +44,13 @@ def drive_graph(map_cfg: MapConfig, frame: LocalFrame, fallback_speed_kph: float
         graph = ox.graph_from_xml(Path(map_cfg.osm_file), simplify=False, retain_all=True)  # every way in the file
         graph = drivable_only(graph)
         if graph.number_of_nodes():
-            graph = ox.truncate.truncate_graph_bbox(graph, (bbox.west, bbox.south, bbox.east, bbox.north),
-                                                    truncate_by_edge=True)
+            try:
+                graph = ox.truncate.truncate_graph_bbox(graph, (bbox.west, bbox.south, bbox.east, bbox.north),
+                                                        truncate_by_edge=True)
+            except ValueError:  # osmnx: "Found no graph nodes within the requested polygon"
+                empty = nx.MultiDiGraph()
+                empty.graph.update(graph.graph)
+                graph = empty
         if graph.number_of_edges():
             graph = ox.simplify_graph(graph)
     else:
