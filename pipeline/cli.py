@@ -78,7 +78,7 @@ def new_city(
                 source["place"] = place
         written = write_city(name, box, source, segment_lat, segment_lon, maps_dir=maps_dir, routes=routes,
                              routes_seed=routes_seed, routes_dir=routes_dir, max_area_km2=max_area_km2,
-                             force=force, description=f"{place or name} (written by stin new-city)")
+                             overwrite_routes=force, description=f"{place or name} (written by stin new-city)")
     except StinError as exc:
         _fail(exc)
     _report(name, box, source["type"], written, routes, routes_seed)
@@ -140,10 +140,10 @@ def synth_city(
                                     "hill_sigma_m": hill_sigma_m}
         written = write_city(name, box, {"type": "osm_file", "path": osm_path.name}, seg_lat, seg_lon,
                              maps_dir=maps_dir, routes=routes, routes_seed=routes_seed, routes_dir=routes_dir,
-                             max_area_km2=DEFAULT_MAX_AREA_KM2, force=True,
+                             max_area_km2=DEFAULT_MAX_AREA_KM2, overwrite_routes=force,
                              description=f"synthetic {environment} city, {city.n_buildings} buildings "
                                          f"(stin synth-city, seed {seed})",
-                             extra=extra, keep_routes=not force)
+                             extra=extra)
     except StinError as exc:
         _fail(exc)
     typer.echo(f"wrote {osm_path} ({city.n_buildings} buildings on a {city.side_m:.0f} m square, "
@@ -164,8 +164,8 @@ def _check_name(name: str, maps_dir: Path, force: bool) -> None:
 
 
 def write_city(name: str, box: BBox, source: dict, segment_lat: float, segment_lon: float, *, maps_dir: Path,
-               routes: int, routes_seed: int, routes_dir: Path, max_area_km2: float, force: bool,
-               description: str, extra: dict | None = None, keep_routes: bool | None = None) -> dict[str, Path | None]:
+               routes: int, routes_seed: int, routes_dir: Path, max_area_km2: float, overwrite_routes: bool,
+               description: str, extra: dict | None = None) -> dict[str, Path | None]:
     """Validate and write maps/NAME.yaml and (unless kept) routes/NAME.yaml, each atomically."""
     area = box.area_km2()
     if area > max_area_km2:
@@ -184,7 +184,7 @@ def write_city(name: str, box: BBox, source: dict, segment_lat: float, segment_l
     }
     parse_map(data, name, path)  # validate what we are about to write
     route_path = routes_dir / f"{name}.yaml"
-    write_routes = not route_path.exists() or (force if keep_routes is None else not keep_routes)
+    write_routes = overwrite_routes or not route_path.exists()
     maps_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

@@ -53,7 +53,8 @@ PARAM_GROUPS = ("city", "buildings", "scene", "orbits", "radio", "bs", "raytraci
 MAP_KEYS = ("description", "bbox", "source", "segment_size_deg", "heights", "synthetic", "terrain")
 
 
-def _refuse_unknown(data: dict[str, Any], known: tuple[str, ...], where: str) -> None:
+def refuse_unknown(data: dict[str, Any], known: tuple[str, ...], where: str) -> None:
+    """One StinError line listing the keys of ``data`` outside ``known`` (typos would fall back to defaults)."""
     unknown = [str(k) for k in data if k not in known]
     if unknown:
         raise StinError(f"{where}: unknown key(s) {', '.join(unknown)}",
@@ -63,15 +64,7 @@ def _refuse_unknown(data: dict[str, Any], known: tuple[str, ...], where: str) ->
 def _load_yaml(path: Path, what: str, fix: str) -> dict[str, Any]:
     if not path.is_file():
         raise StinError(f"{what} {path} not found", fix)
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
-    except yaml.constructor.ConstructorError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else "?"
-        raise StinError(f"{what} {path}: {exc.problem} (line {line})", "keep one of them") from None
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f" (line {line + 1})" if line is not None else ""
-        raise StinError(f"{what} {path} is not valid YAML{where}", "fix its syntax") from None
+    data = load_yaml_text(path.read_text(encoding="utf-8"), f"{what} {path}")
     if not isinstance(data, dict):
         raise StinError(f"{what} {path} is empty or not a mapping", "write key: value pairs")
     return data
@@ -189,6 +182,7 @@ class MapConfig:
     description: str = ""
     synthetic: dict[str, Any] | None = None  # exact statistics of a `stin synth-city` city (alpha, beta, gamma)
     terrain: dict[str, Any] | None = None  # DEM: {path (resolved), cell_size_m, margin_m}; None = flat ground
+    content: dict[str, Any] = field(default_factory=dict)  # the file's parsed content (no comments, no layout)
 
     @property
     def osm_file(self) -> Path:
@@ -207,7 +201,7 @@ def load_map(city: str, maps_dir: str | Path = "maps") -> MapConfig:
 
 def parse_map(data: dict[str, Any], city: str, path: Path) -> MapConfig:
     where = f"map file {path}"
-    _refuse_unknown(data, MAP_KEYS, where)
+    refuse_unknown(data, MAP_KEYS, where)
     bbox = BBox.parse(data.get("bbox"), where)
     source = _mapping(data, "source", where)
     stype = source.get("type")
@@ -251,6 +245,7 @@ def parse_map(data: dict[str, Any], city: str, path: Path) -> MapConfig:
         description=str(data.get("description", "")),
         synthetic=_synthetic(data, where),
         terrain=_terrain(data, path, where),
+        content=dict(data),
     )
 
 
@@ -286,7 +281,7 @@ def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     """Read ``params.yaml`` and check the parts every stage needs."""
     path = Path(path)
     params = _load_yaml(path, "params file", "run from the project root, where params.yaml is")
-    _refuse_unknown(params, PARAM_GROUPS, str(path))
+    refuse_unknown(params, PARAM_GROUPS, str(path))
     city = params.get("city")
     if not isinstance(city, str) or not CITY_NAME_RE.match(city):
         raise StinError(f"{path}: 'city' must be a lower-case name such as 'helsinki', got {city!r}",

@@ -144,11 +144,10 @@ def parse_routes_file(data: dict[str, Any], where: str) -> tuple[list[dict], dic
     rnd = data.get("random")
     if rnd is not None and not isinstance(rnd, dict):
         raise StinError(f"{where}: 'random' must be a mapping", "write count, seed and min_distance_m under it")
-    unknown = set(data) - {"routes", "random"}
-    if unknown:
-        raise StinError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}", "use 'routes:' and 'random:'")
+    from pipeline.config import integer, number, refuse_unknown  # noqa: PLC0415
+
+    refuse_unknown(data, ("routes", "random"), where)
     if rnd is not None:  # whole numbers, checked before the road network is read
-        from pipeline.config import integer, number  # noqa: PLC0415
 
         rnd = {**rnd, "count": integer(rnd, "count", f"{where} random", maximum=MAX_CARS),
                "seed": integer(rnd, "seed", f"{where} random", minimum=0, default=0),

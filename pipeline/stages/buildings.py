@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import load_map, load_yaml_text, number, section
+from pipeline.config import load_map, number, section
 from pipeline.errors import StinError
 from pipeline.geometry.footprints import bbox_local_box, clean_footprints, read_osm_buildings, summarize
 from pipeline.geometry.frame import WGS84, LocalFrame
@@ -53,8 +53,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> dict[str, Any]:
     write_vector(volumes, paths.buildings_local)
     # the map file's content (not its comments or layout): later stages depend on area.json instead of
     # the map file, so a comment or a reordering in it reruns this stage only
-    map_content = json.loads(json.dumps(load_yaml_text(map_cfg.path.read_text(encoding="utf-8"), str(map_cfg.path)),
-                                        sort_keys=True, default=str))
+    map_content = json.loads(json.dumps(map_cfg.content, sort_keys=True, default=str))
     area = {"city": city, "bbox": dict(zip(("south", "west", "north", "east"), map_cfg.bbox.as_tuple())),
             "frame": frame.to_dict(), "source": map_cfg.source, "summary": summary, "map": map_content}
     if terrain_rec is not None:

@@ -31,19 +31,18 @@ MAX_BEAM_OFFSET_M = 100_000.0  # a LEO-600 2 m-aperture beam at 3.5 GHz is ~30 k
 
 
 def beam_target_xyz(target: Any, radiomaps, frame: LocalFrame) -> np.ndarray:  # noqa: ANN001
-    if target in (None, "center"):
+    """The satellite beam's aim point in the local frame; ``target`` is LinkParams.sat_beam_target, already
+    checked by pipeline.radio.cinr.beam_target ('center' or [lat, lon] in range)."""
+    if target == "center":
         return np.array([float(radiomaps.x.mean()), float(radiomaps.y.mean()), 0.0])
-    try:
-        lat, lon = (float(v) for v in target)
-    except (TypeError, ValueError):
-        raise StinError(f"params.yaml link.sat_beam_target {target!r} is not 'center' or [lat, lon]",
-                        "set it to center or to [lat, lon] in degrees") from None
-    x, y = frame.to_local(lon, lat)
-    if math.hypot(float(x), float(y)) > MAX_BEAM_OFFSET_M:
-        raise StinError(f"params.yaml link.sat_beam_target [{lat}, {lon}] is {math.hypot(float(x), float(y)) / 1e3:.0f} km "
+    lat, lon = target
+    x, y = (float(v) for v in frame.to_local(lon, lat))
+    offset_m = math.hypot(x, y)
+    if offset_m > MAX_BEAM_OFFSET_M:
+        raise StinError(f"params.yaml link.sat_beam_target [{lat}, {lon}] is {offset_m / 1e3:.0f} km "
                         "from the city: its cells would all sit deep in the beam's side lobes",
                         f"aim within {MAX_BEAM_OFFSET_M / 1e3:.0f} km of the city, or use center")
-    return np.array([float(x), float(y), 0.0])
+    return np.array([x, y, 0.0])
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
