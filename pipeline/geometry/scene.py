@@ -22,12 +22,9 @@ import trimesh
 from shapely.geometry import Polygon
 
 from pipeline.errors import StinError
+from pipeline.schema import ITU_MATERIALS
 
 # ITU-R P.2040 materials known to Sionna RT 2.2 (sionna/rt/radio_materials/itu.py)
-ITU_MATERIALS = ("concrete", "brick", "plasterboard", "wood", "glass", "ceiling_board",
-                 "chipboard", "plywood", "marble", "floorboard", "metal", "very_dry_ground",
-                 "medium_dry_ground", "wet_ground", "vinyl_tile", "carpet_tile",
-                 "asphalt_concrete")
 SCENE_XML = "scene.xml"
 SCENE_METADATA = "metadata.json"
 

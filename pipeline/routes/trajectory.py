@@ -133,6 +133,9 @@ def sample_positions(route: Route, seconds: np.ndarray, at_destination: str) -> 
 
 def parse_routes_file(data: dict[str, Any], where: str) -> tuple[list[dict], dict | None]:
     """Explicit routes and the random-route block of ``routes/<city>.yaml``."""
+    from pipeline.schema import RoutesFile, validate  # noqa: PLC0415
+
+    validate(RoutesFile, data, where)
     explicit = data.get("routes") or []
     if not isinstance(explicit, list):
         raise StinError(f"{where}: 'routes' must be a list", "write '- id: ..., origin: [lat, lon], destination: [lat, lon]'")
