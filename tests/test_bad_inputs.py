@@ -498,3 +498,19 @@ def test_stin_check_validates_every_file_in_one_command(project):
     bad = CliRunner().invoke(app, ["check"])
     assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1, bad.output
     assert "params.yaml: link.include_scintillation = 'no'" in bad.output and "write true or false" in bad.output
+
+
+def test_netcdf_writer_refuses_an_undocumented_nan_and_writes_nothing(tmp_path):
+    import numpy as np
+    import xarray as xr
+
+    from pipeline.io.netcdf import write_netcdf
+
+    ds = xr.Dataset({"gain": (("x",), np.array([1.0, np.nan]))})
+    target = tmp_path / "out.nc"
+    with pytest.raises(StinError, match=r"out.nc: gain holds 1 non-finite value\(s\) \(50.00%\)"):
+        write_netcdf(ds, target)
+    assert list(tmp_path.iterdir()) == []
+    ds["gain"].attrs["nan_meaning"] = "no receiver there"
+    write_netcdf(ds, target)
+    assert target.is_file()

@@ -15,6 +15,7 @@ from pipeline.radio.raypaths import (
     add_receivers, aimed_candidates, check_path_solver_hook, clear_devices, proxy_paths_to_satellite, solve)
 from pipeline.radio.tracing import load_rt_scene
 from pipeline.runtime import import_sionna_rt
+from conftest import REPO
 
 C = 299_792_458.0
 FREQ = 3.5e9
@@ -149,6 +150,41 @@ def test_batched_receivers_equal_one_by_one(helsinki):
         np.testing.assert_allclose(ab, ao, rtol=1e-4, atol=1e-12)
         np.testing.assert_allclose(batch.doppler[i, 0][nb][order_b], one.doppler[0, 0][no][order_o], rtol=1e-4, atol=1e-3)
     assert found > 6  # the check compared real multipath, not empty sets
+
+
+@pytest.mark.slow
+def test_bs_sectors_in_tasks_equal_one_call_whatever_the_workers(helsinki, monkeypatch):
+    """The raypaths stage traces BS sectors in fixed tasks on worker processes, each on one Dr.Jit thread:
+    the paths equal those of one solver call for every sector, and do not depend on the number of workers
+    (so two runs give the same bytes)."""
+    from pipeline.config import load_params
+    from pipeline.radio.tracing import BsConfig
+
+    bs = BsConfig.from_params(load_params(REPO / "params.yaml")["bs"])
+    sites = gpd.read_file(helsinki.sites_geojson)
+    rows = [(r.site_id, float(r.x_m), float(r.y_m), float(r.z_m)) for r in sites.itertuples()][:3]
+    tx = bs.sector_transmitters(rows)  # 9 sectors
+    rng = np.random.default_rng(5)
+    centre = sites[["x_m", "y_m"]].to_numpy()[:3].mean(0)
+    pts = np.column_stack([centre + rng.uniform(-200, 200, (4, 2)), np.full(4, 30.0)])  # above most roofs
+    job = raypaths.BsPathJob(scene_xml=helsinki.scene_xml, freq_hz=FREQ, tx_array=bs.array_kwargs(),
+                             rx_array=dict(num_rows=2, num_cols=2, pattern="stin_element", polarization="VH",
+                                           g_max_dbi=6.0, theta_3db_deg=65.0, phi_3db_deg=65.0),
+                             rx_positions=pts, rx_velocities=np.zeros_like(pts), rx_names=("a", "b", "c", "d"),
+                             rx_orientation=(0.0, -math.pi / 2, 0.0), samples_per_src=60_000, max_depth=2,
+                             diffraction=False, seed=4)
+    whole = raypaths._bs_task(job, tx)
+    monkeypatch.setattr(raypaths, "BS_SECTORS_PER_TASK", 4)  # tasks of 4, 4 and 1 sectors
+    serial = raypaths.solve_bs_sectors(job, tx, workers=1)
+    parallel = raypaths.solve_bs_sectors(job, tx, workers=2)
+    assert whole.valid.sum() > 9  # real multipath compared
+    for field in ("a", "tau", "theta_t", "phi_t", "theta_r", "phi_r", "doppler", "valid", "los", "first_vertex"):
+        w, s, p = getattr(whole, field), getattr(serial, field), getattr(parallel, field)
+        n = w.shape[-1] if field != "first_vertex" else w.shape[-2]
+        # the tasks' path axes are padded to the longest task; beyond the one call's width only padding
+        s_cut = s[..., :n] if field != "first_vertex" else s[..., :n, :]
+        np.testing.assert_array_equal(s, p, err_msg=field)
+        np.testing.assert_array_equal(s_cut, w, err_msg=field)
 
 
 @pytest.mark.slow

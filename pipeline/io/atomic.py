@@ -100,8 +100,15 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
     return json.loads(p.read_text(encoding="utf-8"))
 
 
-def record_timing(path: str | os.PathLike, stage: str, seconds: float) -> None:
-    """Add ``stage -> seconds`` to the timings file (a DVC metric shared by all stages)."""
+def record_timing(path: str | os.PathLike, stage: str, seconds: float,
+                  details: dict[str, float] | None = None) -> None:
+    """Add ``stage -> seconds`` (and ``stage.key -> seconds`` for each detail) to the timings file.
+
+    The file is a DVC metric of the whole pipeline, not a stage output: wall times stay out of the
+    outputs so identical inputs give byte-identical outputs."""
     timings = read_json(path, default={}) or {}
+    timings = {k: v for k, v in timings.items() if not k.startswith(f"{stage}.")}  # this run's details only
     timings[stage] = round(float(seconds), 3)
+    for key, value in (details or {}).items():
+        timings[f"{stage}.{key}"] = value
     write_json(path, timings)

@@ -228,5 +228,6 @@ def compute_cinr(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz: np.nd
                "masking": "cells inside buildings are NaN in cinr_*; 'outdoor' is 1 where valid"},
     )
     for v in ("cinr_bs_db", "cinr_leo_db"):
-        ds[v].attrs.update(units="dB", grid_mapping="spatial_ref")
+        ds[v].attrs.update(units="dB", grid_mapping="spatial_ref",
+                           nan_meaning="cell inside a building (no outdoor receiver; see 'outdoor')")
     return ds

@@ -14,6 +14,18 @@ from pipeline.io.atomic import record_timing
 from pipeline.io.paths import CityPaths
 
 
+_DETAILS: dict[str, float] = {}
+
+
+def note_timing(key: str, seconds: float | None) -> None:
+    """Record a wall time of the running stage (e.g. ``raytracer_s``) in ``results/<city>/timings.json``.
+
+    Wall times never go into a stage's outputs: they differ on every run, and an output that differs
+    makes DVC rerun everything downstream of an otherwise identical result."""
+    if seconds is not None:
+        _DETAILS[key] = round(float(seconds), 4)
+
+
 def run_stage(name: str, body: Callable[[dict[str, Any], CityPaths], None],
               params_path: str = "params.yaml") -> int:
     """Run one stage: load params, call ``body``, record its wall time; exit code.
@@ -22,6 +34,7 @@ def run_stage(name: str, body: Callable[[dict[str, Any], CityPaths], None],
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     start = time.perf_counter()
+    _DETAILS.clear()
     try:
         params = load_params(params_path)
         paths = CityPaths(params["city"])
@@ -30,6 +43,6 @@ def run_stage(name: str, body: Callable[[dict[str, Any], CityPaths], None],
         print(f"error: [{name}] {exc}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - start
-    record_timing(paths.timings, name, seconds)
+    record_timing(paths.timings, name, seconds, details=dict(_DETAILS))
     print(f"[{name}] done in {seconds:.2f} s")
     return 0

@@ -17,7 +17,7 @@ from pipeline.config import number, numbers, section
 from pipeline.io.atomic import atomic_dir, write_json
 from pipeline.io.paths import CityPaths
 from pipeline.solvers.beamforming import SWEEPS, SolverOptions, plot_sweep, setting_for
-from pipeline.stages._common import run_stage
+from pipeline.stages._common import note_timing, run_stage
 from pipeline.stages.beamforming import (
     SWEEP_LABELS, antenna_layouts, paper_setting, run_tasks, sweep_json, sweep_result, sweep_schemes, workers_from)
 
@@ -58,8 +58,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     with atomic_dir(paths.figures_dir / "beamforming_sweeps") as fig_dir:
         for par, r in results.items():
             plot_sweep(r, fig_dir / f"fig{5 + SWEEPS.index(par)}_sum_rate_vs_{par}.png", xlabel=SWEEP_LABELS[par])
+    note_timing("solve_s", seconds)
     write_json(paths.results_dir / "beamforming_sweeps.json",
-               {"seed": seed, "schemes": schemes, "points_solved": len(tasks), "seconds": round(seconds, 2),
+               {"seed": seed, "schemes": schemes, "points_solved": len(tasks),
                 "sweeps": {par: sweep_json(r) for par, r in results.items()},
                 "units": "bit/s/Hz, delivered sum rate (min of the user sum and the backhaul)"})
     print(f"[beamforming_sweeps] {len(tasks)} solves in {seconds:.1f} s: "

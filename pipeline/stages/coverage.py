@@ -24,7 +24,7 @@ from pipeline.io.netcdf import read_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.solvers import coverage_plots, multiconnectivity, stochastic_geometry
 from pipeline.solvers.coverage import calibrate_city_network, coverage_from_cinr, heatmap_coverage
-from pipeline.stages._common import run_stage
+from pipeline.stages._common import note_timing, run_stage
 
 W = "params.yaml coverage"
 
@@ -66,8 +66,9 @@ def validate_analytic(base: stochastic_geometry.StinParams, presets: list[str], 
         t0 = time.perf_counter()
         mc = stochastic_geometry.simulate(p, n_drops, seed + i).sinr_coverage(thresholds_db)
         t_mc = time.perf_counter() - t0
-        out[name] = {"max_abs_diff": float(np.max(np.abs(an.total - mc))), "analytic_s": round(t_an, 4),
-                     "monte_carlo_s": round(t_mc, 4), "quadrature_error": an.error_estimate,
+        note_timing(f"sg_validation_{name}_analytic_s", t_an)
+        note_timing(f"sg_validation_{name}_monte_carlo_s", t_mc)
+        out[name] = {"max_abs_diff": float(np.max(np.abs(an.total - mc))), "quadrature_error": an.error_estimate,
                      "analytic": an.total.tolist(), "monte_carlo": mc.tolist()}
     return out
 
@@ -85,7 +86,6 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     thr_all = np.union1d(thr, report)
     fig_dir = paths.figures_dir / "coverage"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
 
     # 1. empirical coverage of the city (street cells, every slot), and along the routes
     t0 = time.perf_counter()
@@ -113,7 +113,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     tbs, sat = net.tiers[1], net.tiers[0]
     quiet = replace(net, tiers=(sat, replace(tbs, active_fraction=float(cfg["coordinated_bs_active_fraction"]))))
     analytic_quiet = stochastic_geometry.sinr_coverage(quiet, thr_all)
-    timings["city"] = time.perf_counter() - t0
+    note_timing("city_s", time.perf_counter() - t0)
 
     # 3. seed 002: analytic vs Monte Carlo, and its Figs. 3-5
     t0 = time.perf_counter()
@@ -123,7 +123,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     validation["fig3_rayleigh"] = {"max_abs_diff": float(max(fig3["max_abs_diff"])), "per_density": fig3["max_abs_diff"]}
     fig4 = stochastic_geometry.fig4_data(stin)
     fig5 = stochastic_geometry.fig5_data(stin)
-    timings["seed002"] = time.perf_counter() - t0
+    note_timing("stochastic_geometry_s", time.perf_counter() - t0)
 
     # 4. seed 000 case study
     t0 = time.perf_counter()
@@ -132,7 +132,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     mc6 = fig6["monte_carlo"]
     mc_ge = bool(np.all(mc6["mc"] >= np.maximum(mc6["sat"], mc6["bs"]) - 1e-12))
     fig3_000 = multiconnectivity.fig3_data(sinr_threshold_db=thr, n_drops=n_drops // 4, seed=seed)
-    timings["seed000"] = time.perf_counter() - t0
+    note_timing("multiconnectivity_s", time.perf_counter() - t0)
 
     # figures
     plot_city_coverage(fig_dir / "city_coverage.png", city, routes, analytic_city, analytic_quiet, str(params["city"]))
@@ -174,7 +174,6 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         "seed000_fig6": {f"{t:g}": {s: at(np.interp(thr_all, thr, mc6[s]), t) for s in ("sat", "bs", "mc")} for t in report},
         "seed002_fig4_median_rate_mbps": {k: (np.asarray(v) / 1e6).round(3).tolist() for k, v in fig4["median_rate_bps"].items()},
         "seed002_fig4_sat_density_per_km2": fig4["sat_density_per_km2"],
-        "seconds": {k: round(v, 2) for k, v in timings.items()},
         "notes": "sc/mc: ray-traced street cells pooled over the window; analytic_mc: seed 002 Theorem 1 with "
                  "parameters fitted to this city (universal frequency reuse: every BS interferes); "
                  "analytic_mc_no_bs_interference: the same without BS interferers (seed 003 treats intra-network "

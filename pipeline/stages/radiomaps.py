@@ -33,7 +33,7 @@ from pipeline.radio.direct import Penetration
 from pipeline.radio.maptasks import MapJob, run_map_tasks
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import BsConfig, MapGrid
-from pipeline.stages._common import run_stage
+from pipeline.stages._common import note_timing, run_stage
 
 
 def outdoor_mask(grid: MapGrid, footprints: gpd.GeoSeries) -> np.ndarray:
@@ -160,8 +160,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     require_finite(ds, ("path_gain_bs", "path_gain_sat", "path_gain_bs_direct", "path_gain_sat_direct"), "radiomaps",
                    minimum=0.0)
     write_netcdf(ds, paths.radiomaps_nc)
-    write_json(paths.radiomaps_metrics, {"raytracer_s": round(t_trace, 3),
-                                         "n_bs_sectors": len(bs_names), "n_sat_maps": len(todo),
+    note_timing("raytracer_s", t_trace)
+    write_json(paths.radiomaps_metrics, {"n_bs_sectors": len(bs_names), "n_sat_maps": len(todo),
                                          "grid_cells": int(grid.shape[0] * grid.shape[1])})
     print(f"[radiomaps] {city}: {len(bs_names)} BS sectors and {len(todo)} satellite maps in {t_trace:.1f} s "
           f"on a {grid.shape[1]} x {grid.shape[0]} grid of {cell:g} m cells (receiver {receiver.mode}) "

@@ -35,11 +35,12 @@ from pipeline.orbits.window import serving_attributes
 from pipeline.radio.direct import Penetration, satellite_direct_gain, sector_direct_gains
 from pipeline.radio.farfield import LaunchArea, proxy_position
 from pipeline.radio.raypaths import (
-    PathSet, add_receivers, aimed_candidates, check_path_memory, clear_devices, proxy_paths_to_satellite, solve)
+    BsPathJob, PathSet, add_receivers, aimed_candidates, check_path_memory, clear_devices, proxy_paths_to_satellite,
+    solve, solve_bs_sectors)
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene
 from pipeline.runtime import import_sionna_rt
-from pipeline.stages._common import run_stage
+from pipeline.stages._common import note_timing, run_stage
 from pipeline.stages.radiomaps import top_of_buildings_m
 
 UE_ORIENTATION = (0.0, -math.pi / 2, 0.0)  # pitch -90 deg: the patch array's boresight to the zenith
@@ -137,12 +138,14 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     tx_w = bs.tx_weights(scene)  # the panel's weights, in the order of the paths' tx_ant axis
     for t in range(n_time):
         rx_pos[t], rx_vel[t] = ue_state(t)
-    # BS sectors do not move: one solver call for the receivers of every slot (the candidate rays are
-    # shot once; tests check that batched receivers get the channels they get one by one)
-    add_receivers(scene, rx_pos.reshape(-1, 3), rx_vel.reshape(-1, 3),
-                  [f"{name}#{t}" for t in range(n_time) for name in rx_ids], UE_ORIENTATION)
-    bs_all = solve(scene, samples_per_src=int(number(rp, "bs_samples_per_src", w)), max_depth=max_depth,
-                   diffraction=diffraction, seed=seed)
+    # BS sectors do not move: their candidate rays are shot once for the receivers of every slot (tests
+    # check that batched receivers get the channels they get one by one), in tasks of a few sectors
+    bs_job = BsPathJob(scene_xml=paths.scene_xml, freq_hz=freq, tx_array=bs.array_kwargs(), rx_array=ue_array,
+                       rx_positions=rx_pos.reshape(-1, 3), rx_velocities=rx_vel.reshape(-1, 3),
+                       rx_names=tuple(f"{name}#{t}" for t in range(n_time) for name in rx_ids),
+                       rx_orientation=UE_ORIENTATION, samples_per_src=int(number(rp, "bs_samples_per_src", w)),
+                       max_depth=max_depth, diffraction=diffraction, seed=seed)
+    bs_all = solve_bs_sectors(bs_job, bs_tx, int(rtp["workers"]))
     t_bs = time.perf_counter() - t0
     for t in tqdm(range(n_time), desc="ray tracing paths", unit="slot", leave=False):
         pos, vel = rx_pos[t], rx_vel[t]
@@ -252,8 +255,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                        "tx antenna included, receive pattern not (penetration_loss_db -1: no finite ray)"},
     )
     write_netcdf(ds, paths.raypaths_nc)
-    write_json(paths.results_dir / "raypaths.json", {"raytracer_s": round(t_trace, 3),
-                                                      "raytracer_bs_s": round(t_bs, 3), "n_receivers": n_rx,
+    note_timing("raytracer_s", t_trace)
+    note_timing("raytracer_bs_s", t_bs)
+    write_json(paths.results_dir / "raypaths.json", {"n_receivers": n_rx,
                                                       "n_slots": n_time, "n_transmitters": n_tx})
     print(f"[raypaths] {city}: {n_time} slots x {n_ue} UEs (+ their map-cell centres) x {n_tx} transmitters, "
           f"up to {n_paths} paths (BS sectors {t_bs:.1f} s), "
