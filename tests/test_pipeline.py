@@ -141,7 +141,7 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
                 for f in sorted((repo_copy / "data" / "helsinki").rglob("*")) if f.is_file()}
 
     before = digests()
-    for stage in ("buildings", "scene", "orbits", "routes", "heatmaps"):
+    for stage in ("buildings", "scene", "orbits", "routes", "heatmaps", "fidelity"):
         forced = _dvc(repo_copy, "repro", "-f", "-s", stage)
         assert forced.returncode == 0, forced.stderr[-2000:]
     assert digests() == before

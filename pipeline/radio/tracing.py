@@ -129,7 +129,7 @@ def solve_radio_map(solver, scene, grid: MapGrid, samples: int, max_depth: int, 
                     los: bool = True, **extra: Any) -> np.ndarray:
     """One Sionna RT radio-map call on ``grid`` -> path gains (tx, ny, nx), float64.
 
-    Run it with one Dr.Jit thread (:func:`deterministic_threads`) for reproducible maps:
+    It runs on one Dr.Jit thread (:func:`deterministic_threads`), so maps are reproducible:
     with several threads, Sionna's atomic scatter-adds and its wedge hash table depend on
     thread timing (measured: up to 2e-6 dB without diffraction, whole cells with it).
     """
@@ -141,11 +141,12 @@ def solve_radio_map(solver, scene, grid: MapGrid, samples: int, max_depth: int, 
                  "size": mi.Point2f(x1 - x0, y1 - y0), "cell_size": mi.Point2f(grid.cell_size_m, grid.cell_size_m)}
     else:  # on the terrain: a mesh of two triangles per cell
         where = {"measurement_surface": grid.measurement_mesh()}
-    rm = solver(scene, **where, samples_per_tx=int(samples),
-                max_depth=int(max_depth), los=los, specular_reflection=max_depth > 0,
-                diffuse_reflection=False, refraction=False, diffraction=bool(diffraction),
-                seed=int(seed), **extra)
-    gain = np.asarray(rm.path_gain.numpy(), dtype=np.float64)
+    with deterministic_threads():
+        rm = solver(scene, **where, samples_per_tx=int(samples),
+                    max_depth=int(max_depth), los=los, specular_reflection=max_depth > 0,
+                    diffuse_reflection=False, refraction=False, diffraction=bool(diffraction),
+                    seed=int(seed), **extra)
+        gain = np.asarray(rm.path_gain.numpy(), dtype=np.float64)
     if grid.ground_z_m is not None:  # (tx, triangles) -> (tx, ny, nx): mean of a cell's two (equal) triangles
         gain = gain.reshape(gain.shape[0], *grid.shape, 2).mean(axis=-1)
     if gain.shape[1:] != grid.shape:

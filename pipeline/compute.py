@@ -1,0 +1,101 @@
+"""Where the tracing tasks run: Dask distributed (a local cluster by default, or an existing one).
+
+``compute.scheduler`` in ``params.yaml``:
+
+- ``local`` (default): a ``distributed.LocalCluster`` of ``compute.workers`` processes with one thread
+  each, started for the stage and closed after it;
+- ``tcp://host:8786``: an existing Dask scheduler (a cluster you started, e.g. with dask-jobqueue on
+  SLURM: see the README); its workers need this package installed and the project folder at the same
+  path (shared file system), since tasks read the scene from disk;
+- ``serial``: every task in this process, one after the other (debugging, tiny cities).
+
+Tasks are plain module-level functions of picklable arguments; each worker keeps the Sionna scene it
+loaded (a per-process cache in the task module), and traces on one Dr.Jit thread per task, so a worker
+uses one core and the results do not depend on which worker ran a task. GPU workers: start each worker
+with ``--resources GPU=1`` and set ``compute.gpu_per_task: 1``: tasks then claim the resource, one GPU
+each (and run Dr.Jit's CUDA variant: ``STIN_RT_VARIANT=cuda_ad_mono_polarized`` in the worker's environment).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm import tqdm
+
+from pipeline.errors import StinError
+
+log = logging.getLogger(__name__)
+
+SCHEDULERS = ("local", "serial")  # or a tcp:// address
+
+
+@dataclass(frozen=True)
+class ComputeConfig:
+    """How and where tasks run (params.yaml ``compute``)."""
+
+    scheduler: str = "local"
+    workers: int = 2  # the reference machine has 2 cores
+    gpu_per_task: int = 0  # worker resource "GPU" each task claims (0: none)
+    memory_limit_per_worker: str = "auto"  # Dask's worker memory limit ("4GB", "auto": RAM / workers)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ComputeConfig:
+        c = params.get("compute") or {}
+        return cls(scheduler=str(c.get("scheduler", "local")), workers=int(c.get("workers", 2)),
+                   gpu_per_task=int(c.get("gpu_per_task", 0)),
+                   memory_limit_per_worker=str(c.get("memory_limit_per_worker", "auto")))
+
+
+@contextlib.contextmanager
+def dask_client(cfg: ComputeConfig) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``cfg`` (None for ``serial``); a local cluster is closed afterwards."""
+    if cfg.scheduler == "serial":
+        yield None
+        return
+    from distributed import Client, LocalCluster  # noqa: PLC0415
+
+    if cfg.scheduler == "local":
+        # processes, not threads: Dr.Jit state (thread count, scene cache) is per process
+        cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True,
+                               memory_limit=cfg.memory_limit_per_worker, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    if not cfg.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+        raise StinError(f"params.yaml compute.scheduler {cfg.scheduler!r} is not local, serial or an address",
+                        "use local, serial or tcp://host:8786")
+    try:
+        client = Client(cfg.scheduler, timeout="10s")
+    except OSError as exc:
+        raise StinError(f"no Dask scheduler answers at {cfg.scheduler} ({exc})",
+                        "start it (dask scheduler; dask worker ADDRESS) or set compute.scheduler: local") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def run_tasks(fn: Callable[..., Any], args: Sequence[tuple], cfg: ComputeConfig, desc: str) -> list[Any]:
+    """``[fn(*a) for a in args]`` on the configured engine, results in the order of ``args``."""
+    if cfg.scheduler == "serial" or len(args) == 0:
+        return [fn(*a) for a in tqdm(args, desc=desc, unit="task", leave=False)]
+    from distributed import as_completed  # noqa: PLC0415
+
+    resources = {"GPU": cfg.gpu_per_task} if cfg.gpu_per_task else None
+    with dask_client(cfg) as client:
+        futures = [client.submit(fn, *a, pure=False, resources=resources, key=f"{desc.replace(' ', '-')}-{i}-{os.getpid()}")
+                   for i, a in enumerate(args)]
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list[Any] = [None] * len(futures)
+        for future in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="task", leave=False):
+            results[index[future.key]] = future.result()
+    return results
