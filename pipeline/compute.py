@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,8 +91,9 @@ def run_tasks(fn: Callable[..., Any], args: Sequence[tuple], cfg: ComputeConfig,
     from distributed import as_completed  # noqa: PLC0415
 
     resources = {"GPU": cfg.gpu_per_task} if cfg.gpu_per_task else None
+    tag = f"{desc.replace(' ', '-')}-{uuid.uuid4().hex[:12]}"  # unique on a shared scheduler
     with dask_client(cfg) as client:
-        futures = [client.submit(fn, *a, pure=False, resources=resources, key=f"{desc.replace(' ', '-')}-{i}-{os.getpid()}")
+        futures = [client.submit(fn, *a, pure=False, resources=resources, key=f"{tag}-{i}")
                    for i, a in enumerate(args)]
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * len(futures)

@@ -48,7 +48,7 @@ def load_yaml_text(text: str, where: str) -> Any:
 
 
 # top-level keys of params.yaml (one group per stage) and of a map file; anything else is a typo
-PARAM_GROUPS = ("city", "buildings", "scene", "orbits", "radio", "bs", "raytracing", "ue", "link", "fidelity",
+PARAM_GROUPS = ("city", "buildings", "scene", "orbits", "compute", "radio", "bs", "raytracing", "ue", "link", "fidelity",
                 "routes", "raypaths", "link_selection", "coverage", "beamforming")
 MAP_KEYS = ("description", "bbox", "source", "segment_size_deg", "heights", "synthetic", "terrain")
 

@@ -163,6 +163,15 @@ class Orbits(_Strict):
         return self
 
 
+class Compute(_Strict):
+    """Where tracing tasks run (pipeline.compute)."""
+
+    scheduler: Annotated[str, Field(pattern=r"^(local|serial|(tcp|tls|ucx|inproc)://.+)$")] = "local"
+    workers: Annotated[Whole, Field(ge=1, le=MAX_WORKERS)] = 2
+    gpu_per_task: NonNegativeWhole = 0
+    memory_limit_per_worker: Annotated[str, Field(pattern=r"^(auto|\d+(\.\d+)?\s*[KMGT]i?B)$")] = "auto"
+
+
 class Radio(_Strict):
     freq_hz: Annotated[Real, Field(gt=0, le=MAX_FREQ_HZ)]
     rx_height_m: PositiveReal
@@ -198,7 +207,6 @@ class Raytracing(_Strict):
     proxy_distance_m: PositiveReal
     launch_margin_m: NonNegativeReal
     seed: NonNegativeWhole
-    workers: Annotated[Whole, Field(ge=1, le=MAX_WORKERS)]
     penetration: Penetration | None = None
 
 
@@ -407,6 +415,7 @@ class Params(_Strict):
     buildings: Buildings
     scene: Scene
     orbits: Orbits
+    compute: Compute = Compute()
     radio: Radio
     bs: Bs
     raytracing: Raytracing

@@ -16,6 +16,7 @@ from pipeline.radio.raypaths import (
 from pipeline.radio.tracing import load_rt_scene
 from pipeline.runtime import import_sionna_rt
 from conftest import REPO
+from pipeline.compute import ComputeConfig
 
 C = 299_792_458.0
 FREQ = 3.5e9
@@ -175,8 +176,8 @@ def test_bs_sectors_in_tasks_equal_one_call_whatever_the_workers(helsinki, monke
                              diffraction=False, seed=4)
     whole = raypaths._bs_task(job, tx)
     monkeypatch.setattr(raypaths, "BS_SECTORS_PER_TASK", 4)  # tasks of 4, 4 and 1 sectors
-    serial = raypaths.solve_bs_sectors(job, tx, workers=1)
-    parallel = raypaths.solve_bs_sectors(job, tx, workers=2)
+    serial = raypaths.solve_bs_sectors(job, tx, ComputeConfig(scheduler="serial"))
+    parallel = raypaths.solve_bs_sectors(job, tx, ComputeConfig(scheduler="local", workers=2))
     assert whole.valid.sum() > 9  # real multipath compared
     for field in ("a", "tau", "theta_t", "phi_t", "theta_r", "phi_r", "doppler", "valid", "los", "first_vertex"):
         w, s, p = getattr(whole, field), getattr(serial, field), getattr(parallel, field)

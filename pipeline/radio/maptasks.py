@@ -2,21 +2,18 @@
 
 Each task runs on one Dr.Jit thread (Sionna RT's radio maps are only reproducible that
 way, see :func:`pipeline.radio.tracing.solve_radio_map`), so the map of a task depends on
-its inputs alone, whichever worker runs it. ``workers`` processes (each loading the scene
-once) keep the cores busy; ``workers = 1`` runs in this process.
+its inputs alone, whichever worker runs it. The tasks run on Dask (:mod:`pipeline.compute`:
+a local cluster by default, or an existing scheduler); each worker loads the scene once.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
-
+from pipeline.compute import ComputeConfig, run_tasks
 from pipeline.radio.direct import Penetration
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import BsConfig, MapGrid, deterministic_threads, load_rt_scene, trace_bs_maps, trace_satellite_maps
@@ -77,17 +74,12 @@ def run_task(job: MapJob, kind: str, payload: Any) -> tuple[np.ndarray, np.ndarr
 
 
 def run_map_tasks(job: MapJob, sites: list[tuple[str, float, float, float]], sat_directions: np.ndarray,
-                  sat_ranges_m: np.ndarray, workers: int) -> dict[str, np.ndarray]:
+                  sat_ranges_m: np.ndarray, compute: ComputeConfig) -> dict[str, np.ndarray]:
     """Trace every BS sector and satellite map; returns bs_total, bs_direct (tx, ny, nx) and
     sat_total, sat_direct (n, ny, nx) in the order given."""
     tasks = [("bs", sites[i:i + BS_SITES_PER_TASK]) for i in range(0, len(sites), BS_SITES_PER_TASK)]
     tasks += [("sat", (sat_directions[i], float(sat_ranges_m[i]))) for i in range(len(sat_directions))]
-    if workers <= 1:
-        results = [run_task(job, k, p) for k, p in tqdm(tasks, desc="radio maps", unit="task", leave=False)]
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(run_task, job, k, p) for k, p in tasks]
-            results = [f.result() for f in tqdm(futures, desc="radio maps", unit="task", leave=False)]
+    results = run_tasks(run_task, [(job, k, p) for k, p in tasks], compute, "radio maps")
     n_bs = sum(1 for k, _ in tasks if k == "bs")
     shape = job.grid.shape
     empty = np.zeros((0, *shape))

@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import multiprocessing as mp
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline.compute import ComputeConfig, run_tasks
 from pipeline.radio.tracing import clear_devices, deterministic_threads, load_rt_scene
 from pipeline.runtime import import_sionna_rt
 
@@ -208,16 +207,11 @@ def concat_transmitters(sets: list[PathSet]) -> PathSet:
                    first_vertex=join("first_vertex", 1, 2))
 
 
-def solve_bs_sectors(job: BsPathJob, transmitters: list[tuple[str, Any, Any]], workers: int) -> PathSet:
+def solve_bs_sectors(job: BsPathJob, transmitters: list[tuple[str, Any, Any]], compute: ComputeConfig) -> PathSet:
     """Paths of every BS sector to every receiver: tasks of :data:`BS_SECTORS_PER_TASK` sectors, each on one
-    Dr.Jit thread (reproducible), on ``workers`` processes (1: in this process)."""
+    Dr.Jit thread (reproducible), on the Dask engine of ``compute`` (:mod:`pipeline.compute`)."""
     chunks = [transmitters[i:i + BS_SECTORS_PER_TASK] for i in range(0, len(transmitters), BS_SECTORS_PER_TASK)]
-    if workers <= 1 or len(chunks) == 1:
-        results = [_bs_task(job, c) for c in chunks]
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=mp.get_context("spawn")) as pool:
-            results = list(pool.map(_bs_task, [job] * len(chunks), chunks))
-    return concat_transmitters(results)
+    return concat_transmitters(run_tasks(_bs_task, [(job, c) for c in chunks], compute, "BS paths"))
 
 
 def proxy_paths_to_satellite(ps: PathSet, proxy_xyz: np.ndarray, sat_xyz: np.ndarray, freq_hz: float,

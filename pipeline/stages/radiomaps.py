@@ -33,6 +33,7 @@ from pipeline.radio.direct import Penetration
 from pipeline.radio.maptasks import MapJob, run_map_tasks
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import BsConfig, MapGrid
+from pipeline.compute import ComputeConfig
 from pipeline.stages._common import note_timing, run_stage
 
 
@@ -55,7 +56,7 @@ def map_job(params: dict[str, Any], paths: CityPaths, grid: MapGrid, buildings: 
     rtp = section(params, "raytracing")
     where = "params.yaml raytracing"
     freq_hz = number(section(params, "radio"), "freq_hz", "params.yaml radio")
-    return MapJob(scene_xml=paths.scene_xml, freq_hz=freq_hz, grid=grid, bs=BsConfig.from_params(section(params, "bs")),
+    return MapJob(scene_xml=paths.scene_xml.resolve(), freq_hz=freq_hz, grid=grid, bs=BsConfig.from_params(section(params, "bs")),
                   receiver=ReceiverModel.from_params(section(params, "ue")),
                   penetration=Penetration.from_params(rtp.get("penetration", {}), freq_hz),
                   max_depth=int(number(rtp, "max_depth", where, positive=False, minimum=0)),
@@ -110,7 +111,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     job = map_job(params, paths, grid, buildings)
     t0 = time.perf_counter()
     maps = run_map_tasks(job, site_rows, np.array([dirs[t, r] for t, r in todo]).reshape(-1, 3),
-                         np.array([rng[t, r] for t, r in todo]), workers=int(number(rtp, "workers", where)))
+                         np.array([rng[t, r] for t, r in todo]), ComputeConfig.from_params(params))
     t_trace = time.perf_counter() - t0
     g_bs, g_bs_direct = maps["bs_total"], maps["bs_direct"]
     bs_names = [name for name, _, _ in bs.sector_transmitters(site_rows)]

@@ -39,6 +39,7 @@ from pipeline.radio.raypaths import (
     solve, solve_bs_sectors)
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene
+from pipeline.compute import ComputeConfig
 from pipeline.runtime import import_sionna_rt
 from pipeline.stages._common import note_timing, run_stage
 from pipeline.stages.radiomaps import top_of_buildings_m
@@ -140,12 +141,12 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         rx_pos[t], rx_vel[t] = ue_state(t)
     # BS sectors do not move: their candidate rays are shot once for the receivers of every slot (tests
     # check that batched receivers get the channels they get one by one), in tasks of a few sectors
-    bs_job = BsPathJob(scene_xml=paths.scene_xml, freq_hz=freq, tx_array=bs.array_kwargs(), rx_array=ue_array,
+    bs_job = BsPathJob(scene_xml=paths.scene_xml.resolve(), freq_hz=freq, tx_array=bs.array_kwargs(), rx_array=ue_array,
                        rx_positions=rx_pos.reshape(-1, 3), rx_velocities=rx_vel.reshape(-1, 3),
                        rx_names=tuple(f"{name}#{t}" for t in range(n_time) for name in rx_ids),
                        rx_orientation=UE_ORIENTATION, samples_per_src=int(number(rp, "bs_samples_per_src", w)),
                        max_depth=max_depth, diffraction=diffraction, seed=seed)
-    bs_all = solve_bs_sectors(bs_job, bs_tx, int(rtp["workers"]))
+    bs_all = solve_bs_sectors(bs_job, bs_tx, ComputeConfig.from_params(params))
     t_bs = time.perf_counter() - t0
     for t in tqdm(range(n_time), desc="ray tracing paths", unit="slot", leave=False):
         pos, vel = rx_pos[t], rx_vel[t]
