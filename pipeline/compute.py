@@ -84,10 +84,27 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Any]:
         client.close()
 
 
+LAST_RUN: dict[str, float] = {}  # tasks and the workers' peak memory of the last run_tasks call (benchmarks)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB (Linux reports ru_maxrss in kB)."""
+    import resource  # noqa: PLC0415
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_tasks(fn: Callable[..., Any], args: Sequence[tuple], cfg: ComputeConfig, desc: str) -> list[Any]:
-    """``[fn(*a) for a in args]`` on the configured engine, results in the order of ``args``."""
+    """``[fn(*a) for a in args]`` on the configured engine, results in the order of ``args``.
+
+    :data:`LAST_RUN` then holds the number of tasks and the largest peak memory of a worker (for
+    ``serial``: this process)."""
+    LAST_RUN.clear()
+    LAST_RUN["tasks"] = len(args)
     if cfg.scheduler == "serial" or len(args) == 0:
-        return [fn(*a) for a in tqdm(args, desc=desc, unit="task", leave=False)]
+        results = [fn(*a) for a in tqdm(args, desc=desc, unit="task", leave=False)]
+        LAST_RUN["worker_peak_rss_mb"] = round(peak_rss_mb(), 1)
+        return results
     from distributed import as_completed  # noqa: PLC0415
 
     resources = {"GPU": cfg.gpu_per_task} if cfg.gpu_per_task else None
@@ -99,4 +116,5 @@ def run_tasks(fn: Callable[..., Any], args: Sequence[tuple], cfg: ComputeConfig,
         results: list[Any] = [None] * len(futures)
         for future in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="task", leave=False):
             results[index[future.key]] = future.result()
+        LAST_RUN["worker_peak_rss_mb"] = round(max(client.run(peak_rss_mb).values(), default=0.0), 1)
     return results

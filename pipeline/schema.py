@@ -207,6 +207,8 @@ class Raytracing(_Strict):
     proxy_distance_m: PositiveReal
     launch_margin_m: NonNegativeReal
     seed: NonNegativeWhole
+    tile_size_m: PositiveReal | None = None  # None: one tile (the whole map)
+    bs_max_range_m: PositiveReal | None = None  # None: every sector over the whole map
     penetration: Penetration | None = None
 
 

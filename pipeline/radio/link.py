@@ -43,6 +43,27 @@ def free_space_path_gain(distance_m, freq_hz: float):  # noqa: ANN001, ANN201
     return (wavelength / (4 * math.pi * np.asarray(distance_m, float))) ** 2
 
 
+def uma_nlos_path_loss_db(distance_3d_m, freq_hz: float, ue_height_m: float = 1.5):  # noqa: ANN001, ANN201
+    """TR 38.901 Table 7.4.1-1 UMa NLOS: PL' = 13.54 + 39.08 log10(d_3D) + 20 log10(f_c[GHz]) - 0.6 (h_UT - 1.5)."""
+    return (13.54 + 39.08 * np.log10(np.asarray(distance_3d_m, float)) + 20 * np.log10(freq_hz / 1e9)
+            - 0.6 * (ue_height_m - 1.5))
+
+
+def bs_max_range_m(tx_power_dbm: float, tx_gain_dbi: float, rx_gain_dbi: float, noise_dbm: float,
+                   margin_db: float, freq_hz: float, ue_height_m: float = 1.5) -> float:
+    """Distance beyond which a BS sector's power, at the peak gains of both antennas, lies ``margin_db`` below
+    the noise under TR 38.901's UMa NLOS path loss (:func:`uma_nlos_path_loss_db`); solved in closed form:
+
+        P_tx + G_tx + G_rx - PL'(d) = N - margin  =>  d = 10^((P_tx + G_tx + G_rx - N + margin' ...) / 39.08)
+
+    A city street beyond a few hundred metres of a rooftop site is almost never in line of sight (TR 38.901
+    Table 7.4.2-1: P_LOS(1 km) = 1.8 % for UMa), so NLOS is the model for the range beyond which a sector
+    neither serves nor interferes measurably."""
+    budget_db = tx_power_dbm + tx_gain_dbi + rx_gain_dbi - (noise_dbm - margin_db)
+    exponent = (budget_db - 13.54 - 20 * np.log10(freq_hz / 1e9) + 0.6 * (ue_height_m - 1.5)) / 39.08
+    return float(10 ** exponent)
+
+
 def scintillation_loss_db(freq_hz: float) -> float:
     """TR 38.811 6.6.6.1.4 ionospheric scintillation below 6 GHz: P_fluc(f) / sqrt(2),
     P_fluc(f) = 1.1 dB (f / 4 GHz)^-1.5 (0.95 dB at 3.5 GHz)."""

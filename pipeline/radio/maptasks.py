@@ -1,4 +1,12 @@
-"""Radio-map tracing split into reproducible tasks: BS site batches and satellite maps.
+"""Radio-map tracing split into reproducible tasks: BS site batches over their range, satellites per tile.
+
+Tiles (``raytracing.tile_size_m``): a BS site batch is traced only over the cells within
+``raytracing.bs_max_range_m`` of its sites (the window's cells are the same Sionna computes on the whole
+map: the rays are the same; 5 of 44,331 cells of a Helsinki site differed by > 1 dB when its map was
+cut into four tiles, all next to a tile edge), and each satellite once per tile, its rays aimed at that
+tile (+ margin), their number the tile's share of ``raytracing.sat_samples`` by launch area, so the ray
+density is the untiled map's. So the work grows with the area: sectors x their fixed window, tiles x
+satellites.
 
 Each task runs on one Dr.Jit thread (Sionna RT's radio maps are only reproducible that
 way, see :func:`pipeline.radio.tracing.solve_radio_map`), so the map of a task depends on
@@ -39,6 +47,8 @@ class MapJob:
     proxy_distance_m: float
     launch_margin_m: float
     max_height_m: float
+    tile_size_m: float = float("inf")  # satellite tiles; inf: one tile (the whole map)
+    bs_max_range_m: float = float("inf")  # BS sectors traced only within this distance of their site
 
 
 _SCENE: dict[str, Any] = {}
@@ -52,19 +62,28 @@ def _scene(job: MapJob):  # noqa: ANN202
     return _SCENE[key]
 
 
-def run_task(job: MapJob, kind: str, payload: Any) -> tuple[np.ndarray, np.ndarray]:
-    """One task -> (total, direct) path gains: kind 'bs' with a list of sites, 'sat' with (direction, range)."""
+def _centre(grid: MapGrid) -> tuple[float, float]:
+    x0, y0, x1, y1 = grid.bounds
+    return (x0 + x1) / 2, (y0 + y1) / 2
+
+
+def run_task(job: MapJob, kind: str, payload: Any, window: tuple[slice, slice] | None = None,
+             samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One task -> (total, direct) path gains over ``window`` of the grid (None: all of it): kind 'bs' with a
+    list of sites, 'sat' with (direction, range) and its ``samples`` (default ``job.sat_samples``)."""
     scene = _scene(job)
+    grid = job.grid if window is None else job.grid.window(*window)
     with deterministic_threads():
         if kind == "bs":
-            total, _, direct = trace_bs_maps(scene, payload, job.bs, job.grid, samples_per_tx=job.bs_samples_per_tx,
+            total, _, direct = trace_bs_maps(scene, payload, job.bs, grid, samples_per_tx=job.bs_samples_per_tx,
                                              max_depth=job.max_depth, diffraction=job.diffraction, seed=job.seed,
                                              batch_sites=len(payload), receiver=job.receiver,
                                              penetration=job.penetration, return_direct=True)
             return total, direct
         direction, slant_range = payload
-        total, direct = trace_satellite_maps(scene, np.asarray(direction)[None], np.array([slant_range]), job.grid,
-                                             samples=job.sat_samples, max_depth=job.max_depth,
+        total, direct = trace_satellite_maps(scene, np.asarray(direction)[None], np.array([slant_range]), grid,
+                                             samples=job.sat_samples if samples is None else samples,
+                                             max_depth=job.max_depth, center_m=_centre(job.grid),
                                              diffraction=job.diffraction, seed=job.seed,
                                              proxy_distance_m=job.proxy_distance_m,
                                              launch_margin_m=job.launch_margin_m, receiver=job.receiver,
@@ -76,16 +95,61 @@ def run_task(job: MapJob, kind: str, payload: Any) -> tuple[np.ndarray, np.ndarr
 def run_map_tasks(job: MapJob, sites: list[tuple[str, float, float, float]], sat_directions: np.ndarray,
                   sat_ranges_m: np.ndarray, compute: ComputeConfig) -> dict[str, np.ndarray]:
     """Trace every BS sector and satellite map; returns bs_total, bs_direct (tx, ny, nx) and
-    sat_total, sat_direct (n, ny, nx) in the order given."""
-    tasks = [("bs", sites[i:i + BS_SITES_PER_TASK]) for i in range(0, len(sites), BS_SITES_PER_TASK)]
-    tasks += [("sat", (sat_directions[i], float(sat_ranges_m[i]))) for i in range(len(sat_directions))]
-    results = run_tasks(run_task, [(job, k, p) for k, p in tasks], compute, "radio maps")
-    n_bs = sum(1 for k, _ in tasks if k == "bs")
+    sat_total, sat_direct (n, ny, nx) in the order given (zero gain outside a sector's range)."""
+    plan = plan_map_tasks(job, sites, sat_directions, sat_ranges_m)
+    results = run_tasks(run_task, [(job, *t.args) for t in plan], compute, "radio maps")
     shape = job.grid.shape
-    empty = np.zeros((0, *shape))
-    bs_total = np.concatenate([r[0] for r in results[:n_bs]], axis=0) if n_bs else empty
-    bs_direct = np.concatenate([r[1] for r in results[:n_bs]], axis=0) if n_bs else empty
-    sat = results[n_bs:]
-    return {"bs_total": bs_total, "bs_direct": bs_direct,
-            "sat_total": np.stack([r[0] for r in sat]) if sat else empty,
-            "sat_direct": np.stack([r[1] for r in sat]) if sat else empty}
+    n_sectors = len(job.bs.sector_bearings_deg)
+    out = {"bs_total": np.zeros((len(sites) * n_sectors, *shape)), "bs_direct": np.zeros((len(sites) * n_sectors, *shape)),
+           "sat_total": np.zeros((len(sat_directions), *shape)), "sat_direct": np.zeros((len(sat_directions), *shape))}
+    for task, (total, direct) in zip(plan, results):
+        rows, cols = task.window
+        out[f"{task.kind}_total"][task.index, rows, cols] = total
+        out[f"{task.kind}_direct"][task.index, rows, cols] = direct
+    return out
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    """One task of :func:`plan_map_tasks`: what to trace, over which window, and where its maps go."""
+
+    kind: str  # "bs" | "sat"
+    payload: Any  # sites (bs) or (direction, slant range) (sat)
+    window: tuple[slice, slice]
+    index: Any  # slice of sectors (bs) or the satellite map's index (sat)
+    samples: int | None = None
+
+    @property
+    def args(self) -> tuple:
+        return self.kind, self.payload, self.window, self.samples
+
+
+def plan_map_tasks(job: MapJob, sites: list[tuple[str, float, float, float]], sat_directions: np.ndarray,
+                   sat_ranges_m: np.ndarray) -> list[PlannedTask]:
+    """The tasks of a map: BS site batches over the cells in range, satellites x tiles (see module doc)."""
+    grid = job.grid
+    everything = (slice(0, grid.shape[0]), slice(0, grid.shape[1]))
+    n_sectors = len(job.bs.sector_bearings_deg)
+    plan = []
+    for i in range(0, len(sites), BS_SITES_PER_TASK):
+        batch = sites[i:i + BS_SITES_PER_TASK]
+        xs, ys = [s[1] for s in batch], [s[2] for s in batch]
+        r = job.bs_max_range_m
+        window = everything if not np.isfinite(r) else grid.window_within(min(xs) - r, min(ys) - r,
+                                                                          max(xs) + r, max(ys) + r)
+        if window is not None:
+            plan.append(PlannedTask("bs", batch, window, slice(i * n_sectors, (i + len(batch)) * n_sectors)))
+    tiles = grid.tiles(job.tile_size_m) if np.isfinite(job.tile_size_m) else [everything]
+    full_area = launch_area_m2(grid, job.launch_margin_m)
+    for k in range(len(sat_directions)):
+        for window in tiles:
+            share = launch_area_m2(grid.window(*window), job.launch_margin_m) / full_area
+            samples = job.sat_samples if len(tiles) == 1 else max(1, round(job.sat_samples * share))
+            plan.append(PlannedTask("sat", (sat_directions[k], float(sat_ranges_m[k])), window, k, samples))
+    return plan
+
+
+def launch_area_m2(grid: MapGrid, margin_m: float) -> float:
+    """Area of the rectangle the satellite rays of ``grid`` are aimed at (before the facade growth)."""
+    x0, y0, x1, y1 = grid.bounds
+    return (x1 - x0 + 2 * margin_m) * (y1 - y0 + 2 * margin_m)

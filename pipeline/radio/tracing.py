@@ -79,6 +79,26 @@ class MapGrid:
         params.update()
         return mesh
 
+    def window(self, rows: slice, cols: slice) -> "MapGrid":
+        """The cells ``[rows, cols]`` of this grid as a grid of their own (a tile)."""
+        ground = None if self.ground_z_m is None else self.ground_z_m[rows, cols]
+        return dataclasses.replace(self, x_m=self.x_m[cols], y_m=self.y_m[rows], ground_z_m=ground)
+
+    def tiles(self, tile_size_m: float) -> list[tuple[slice, slice]]:
+        """(rows, cols) windows of about ``tile_size_m`` square covering the grid, row by row."""
+        n = max(1, round(tile_size_m / self.cell_size_m))
+        ny, nx = self.shape
+        return [(slice(r, min(r + n, ny)), slice(c, min(c + n, nx))) for r in range(0, ny, n) for c in range(0, nx, n)]
+
+    def window_within(self, x_min_m: float, y_min_m: float, x_max_m: float, y_max_m: float
+                      ) -> tuple[slice, slice] | None:
+        """(rows, cols) of the cells whose centres lie in the rectangle; None if none does."""
+        cols = np.nonzero((self.x_m >= x_min_m) & (self.x_m <= x_max_m))[0]
+        rows = np.nonzero((self.y_m >= y_min_m) & (self.y_m <= y_max_m))[0]
+        if not len(cols) or not len(rows):
+            return None
+        return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         h = self.cell_size_m / 2
@@ -308,13 +328,15 @@ def trace_satellite_maps(scene, directions_enu: np.ndarray, slant_ranges_m: np.n
                          samples: int, max_depth: int, diffraction: bool, seed: int, proxy_distance_m: float,
                          launch_margin_m: float, desc: str = "ray tracing satellites", receiver=None,  # noqa: ANN001
                          penetration: Penetration | None = None, max_height_m: float = 0.0,
-                         return_direct: bool = False):  # noqa: ANN201
+                         return_direct: bool = False, center_m: tuple[float, float] | None = None):  # noqa: ANN201
     """Path gains (n, ny, nx) from satellites at the true slant ranges (isotropic satellite antenna).
 
     Each satellite is a far-field proxy (pipeline.radio.farfield) traced on its own; its rays
     are aimed at the map + ``launch_margin_m``, grown on the far side so that facades up to
     ``max_height_m`` facing the satellite are lit. ``receiver`` and ``penetration`` as in
     :func:`trace_bs_maps` (the direct ray: free space at the true range to each cell).
+    ``center_m``: where the slant ranges are measured and the proxy is aimed from (default: the grid's
+    centre); a tile of a larger map passes the map's centre, so every tile sees the same satellite.
     """
     rt = import_sionna_rt()
     import mitsuba as mi  # noqa: PLC0415
@@ -326,7 +348,7 @@ def trace_satellite_maps(scene, directions_enu: np.ndarray, slant_ranges_m: np.n
     scene.rx_array = scene.tx_array
     solver = FarFieldRadioMapSolver()
     x0, y0, x1, y1 = grid.bounds
-    center = ((x0 + x1) / 2, (y0 + y1) / 2)
+    center = ((x0 + x1) / 2, (y0 + y1) / 2) if center_m is None else (float(center_m[0]), float(center_m[1]))
     lowest = 0.0 if grid.ground_z_m is None else float(grid.ground_z_m.min())  # terrain: aim at its lowest cell
     base = LaunchArea(x0, y0, x1, y1, grid.z_m + lowest).grown(launch_margin_m)
     out = np.zeros((len(directions_enu), *grid.shape))

@@ -33,7 +33,7 @@ from pipeline.radio.direct import Penetration
 from pipeline.radio.maptasks import MapJob, run_map_tasks
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import BsConfig, MapGrid
-from pipeline.compute import ComputeConfig
+from pipeline.compute import LAST_RUN, ComputeConfig, peak_rss_mb
 from pipeline.stages._common import note_timing, run_stage
 
 
@@ -65,7 +65,9 @@ def map_job(params: dict[str, Any], paths: CityPaths, grid: MapGrid, buildings: 
                   sat_samples=int(number(rtp, "sat_samples", where)),
                   proxy_distance_m=number(rtp, "proxy_distance_m", where),
                   launch_margin_m=number(rtp, "launch_margin_m", where, positive=False, minimum=0),
-                  max_height_m=top_of_buildings_m(buildings))
+                  max_height_m=top_of_buildings_m(buildings),
+                  tile_size_m=float(rtp.get("tile_size_m") or float("inf")),
+                  bs_max_range_m=float(rtp.get("bs_max_range_m") or float("inf")))
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
@@ -162,6 +164,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                    minimum=0.0)
     write_netcdf(ds, paths.radiomaps_nc)
     note_timing("raytracer_s", t_trace)
+    note_timing("tasks", LAST_RUN.get("tasks"))  # run statistics (scripts/bench_scale.py), not results
+    note_timing("worker_peak_rss_mb", LAST_RUN.get("worker_peak_rss_mb"))
+    note_timing("stage_peak_rss_mb", peak_rss_mb())
     write_json(paths.radiomaps_metrics, {"n_bs_sectors": len(bs_names), "n_sat_maps": len(todo),
                                          "grid_cells": int(grid.shape[0] * grid.shape[1])})
     print(f"[radiomaps] {city}: {len(bs_names)} BS sectors and {len(todo)} satellite maps in {t_trace:.1f} s "

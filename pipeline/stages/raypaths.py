@@ -39,7 +39,7 @@ from pipeline.radio.raypaths import (
     solve, solve_bs_sectors)
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene
-from pipeline.compute import ComputeConfig
+from pipeline.compute import LAST_RUN, ComputeConfig, peak_rss_mb
 from pipeline.runtime import import_sionna_rt
 from pipeline.stages._common import note_timing, run_stage
 from pipeline.stages.radiomaps import top_of_buildings_m
@@ -258,6 +258,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     write_netcdf(ds, paths.raypaths_nc)
     note_timing("raytracer_s", t_trace)
     note_timing("raytracer_bs_s", t_bs)
+    note_timing("bs_worker_peak_rss_mb", LAST_RUN.get("worker_peak_rss_mb"))
+    note_timing("stage_peak_rss_mb", peak_rss_mb())
     write_json(paths.results_dir / "raypaths.json", {"n_receivers": n_rx,
                                                       "n_slots": n_time, "n_transmitters": n_tx})
     print(f"[raypaths] {city}: {n_time} slots x {n_ue} UEs (+ their map-cell centres) x {n_tx} transmitters, "
