@@ -95,14 +95,20 @@ def peak_rss_mb() -> float:
 
 
 def run_tasks(fn: Callable[..., Any], args: Sequence[tuple], cfg: ComputeConfig, desc: str) -> list[Any]:
-    """``[fn(*a) for a in args]`` on the configured engine, results in the order of ``args``.
+    """``[fn(*a) for a in args]`` on the configured engine, results in the order of ``args``."""
+    return run_calls([(fn, a) for a in args], cfg, desc)
+
+
+def run_calls(calls: Sequence[tuple[Callable[..., Any], tuple]], cfg: ComputeConfig, desc: str) -> list[Any]:
+    """``[fn(*a) for fn, a in calls]`` on the configured engine (one cluster for all, so tasks of different
+    kinds share the workers and their loaded scenes), results in the order of ``calls``.
 
     :data:`LAST_RUN` then holds the number of tasks and the largest peak memory of a worker (for
     ``serial``: this process)."""
     LAST_RUN.clear()
-    LAST_RUN["tasks"] = len(args)
-    if cfg.scheduler == "serial" or len(args) == 0:
-        results = [fn(*a) for a in tqdm(args, desc=desc, unit="task", leave=False)]
+    LAST_RUN["tasks"] = len(calls)
+    if cfg.scheduler == "serial" or len(calls) == 0:
+        results = [fn(*a) for fn, a in tqdm(calls, desc=desc, unit="task", leave=False)]
         LAST_RUN["worker_peak_rss_mb"] = round(peak_rss_mb(), 1)
         return results
     from distributed import as_completed  # noqa: PLC0415
@@ -111,7 +117,7 @@ def run_tasks(fn: Callable[..., Any], args: Sequence[tuple], cfg: ComputeConfig,
     tag = f"{desc.replace(' ', '-')}-{uuid.uuid4().hex[:12]}"  # unique on a shared scheduler
     with dask_client(cfg) as client:
         futures = [client.submit(fn, *a, pure=False, resources=resources, key=f"{tag}-{i}")
-                   for i, a in enumerate(args)]
+                   for i, (fn, a) in enumerate(calls)]
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * len(futures)
         for future in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="task", leave=False):

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.compute import ComputeConfig, run_tasks
+from pipeline.compute import ComputeConfig, run_calls
 from pipeline.radio.tracing import clear_devices, deterministic_threads, load_rt_scene
 from pipeline.runtime import import_sionna_rt
 
@@ -163,16 +163,21 @@ class BsPathJob:
 _WORKER_SCENE: dict[str, Any] = {}
 
 
+def worker_scene(scene_xml: Path, freq_hz: float):  # noqa: ANN201
+    """The Sionna scene of ``scene_xml``, loaded once per process (a Dask worker keeps it between tasks)."""
+    key = f"{scene_xml}@{freq_hz}"
+    if key not in _WORKER_SCENE:
+        _WORKER_SCENE.clear()
+        _WORKER_SCENE[key] = load_rt_scene(scene_xml, freq_hz)
+    return _WORKER_SCENE[key]
+
+
 def _bs_task(job: BsPathJob, transmitters: list[tuple[str, Any, Any]]) -> PathSet:
     """Paths from ``transmitters`` (name, position, orientation) to every receiver of ``job``."""
     import mitsuba as mi  # noqa: PLC0415
 
     rt = import_sionna_rt()
-    key = f"{job.scene_xml}@{job.freq_hz}"
-    if key not in _WORKER_SCENE:  # each worker loads the scene once
-        _WORKER_SCENE.clear()
-        _WORKER_SCENE[key] = load_rt_scene(job.scene_xml, job.freq_hz)
-    scene = _WORKER_SCENE[key]
+    scene = worker_scene(job.scene_xml, job.freq_hz)
     clear_devices(scene)
     scene.tx_array = rt.PlanarArray(**job.tx_array)
     scene.rx_array = rt.PlanarArray(**job.rx_array)
@@ -207,11 +212,16 @@ def concat_transmitters(sets: list[PathSet]) -> PathSet:
                    first_vertex=join("first_vertex", 1, 2))
 
 
+def bs_sector_calls(job: BsPathJob, transmitters: list[tuple[str, Any, Any]]) -> list[tuple[Any, tuple]]:
+    """The tasks of :func:`solve_bs_sectors` as (function, arguments): :data:`BS_SECTORS_PER_TASK` sectors each."""
+    return [(_bs_task, (job, transmitters[i:i + BS_SECTORS_PER_TASK]))
+            for i in range(0, len(transmitters), BS_SECTORS_PER_TASK)]
+
+
 def solve_bs_sectors(job: BsPathJob, transmitters: list[tuple[str, Any, Any]], compute: ComputeConfig) -> PathSet:
     """Paths of every BS sector to every receiver: tasks of :data:`BS_SECTORS_PER_TASK` sectors, each on one
     Dr.Jit thread (reproducible), on the Dask engine of ``compute`` (:mod:`pipeline.compute`)."""
-    chunks = [transmitters[i:i + BS_SECTORS_PER_TASK] for i in range(0, len(transmitters), BS_SECTORS_PER_TASK)]
-    return concat_transmitters(run_tasks(_bs_task, [(job, c) for c in chunks], compute, "BS paths"))
+    return concat_transmitters(run_calls(bs_sector_calls(job, transmitters), compute, "BS paths"))
 
 
 def proxy_paths_to_satellite(ps: PathSet, proxy_xyz: np.ndarray, sat_xyz: np.ndarray, freq_hz: float,

@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import xarray as xr
-from tqdm import tqdm
 
 from pipeline.config import flag, load_map, number, section
 from pipeline.errors import StinError
@@ -35,11 +36,11 @@ from pipeline.orbits.window import serving_attributes
 from pipeline.radio.direct import Penetration, satellite_direct_gain, sector_direct_gains
 from pipeline.radio.farfield import LaunchArea, proxy_position
 from pipeline.radio.raypaths import (
-    BsPathJob, PathSet, add_receivers, aimed_candidates, check_path_memory, clear_devices, proxy_paths_to_satellite,
-    solve, solve_bs_sectors)
+    BsPathJob, PathSet, add_receivers, aimed_candidates, bs_sector_calls, check_path_memory, clear_devices,
+    concat_transmitters, proxy_paths_to_satellite, solve, worker_scene)
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene
-from pipeline.compute import LAST_RUN, ComputeConfig, peak_rss_mb
+from pipeline.compute import LAST_RUN, ComputeConfig, peak_rss_mb, run_calls
 from pipeline.runtime import import_sionna_rt
 from pipeline.stages._common import note_timing, run_stage
 from pipeline.stages.radiomaps import top_of_buildings_m
@@ -54,6 +55,76 @@ def _pad(arrays: list[np.ndarray], n_paths: int, fill: Any = 0) -> np.ndarray:
         pad = [(0, 0)] * (a.ndim - 1) + [(0, n_paths - a.shape[-1])]
         out.append(np.pad(a, pad, constant_values=fill))
     return np.stack(out)
+
+
+@dataclass(frozen=True)
+class SlotJob:
+    """What a worker needs to trace the satellite paths of one slot (and the through-wall direct rays)."""
+
+    scene_xml: Path
+    freq_hz: float
+    ue_array: dict[str, Any]
+    bs: BsConfig
+    site_rows: list[tuple[str, float, float, float]]
+    penetration: Penetration
+    rx_ids: tuple[str, ...]
+    n_rank: int
+    center: tuple[float, float]
+    proxy_distance_m: float
+    launch: LaunchArea
+    max_height_m: float
+    sat_samples: int
+    max_depth: int
+    diffraction: bool
+    seed: int
+    naive_comparison: bool
+
+
+def slot_task(job: SlotJob, pos: np.ndarray, vel: np.ndarray,
+              sats: list[tuple[int, np.ndarray, np.ndarray, float]]) -> dict[str, Any]:
+    """One slot: the sectors' and satellites' direct rays through walls, and the satellite paths of the
+    serving ``sats`` (rank, direction, velocity, slant range) to the receivers at ``pos`` moving at ``vel``."""
+    import mitsuba as mi  # noqa: PLC0415
+
+    rt = import_sionna_rt()
+    scene = worker_scene(job.scene_xml, job.freq_hz)
+    n_rx = len(pos)
+    out: dict[str, Any] = {"paths": None, "sat_gain": np.zeros((n_rx, job.n_rank)),
+                           "sat_loss": np.full((n_rx, job.n_rank), np.inf), "sat_arrival": np.zeros((n_rx, job.n_rank, 3)),
+                           "naive_counts": np.zeros((n_rx, job.n_rank), np.int32),
+                           "naive_los": np.zeros((n_rx, job.n_rank), bool)}
+    clear_devices(scene)
+    g, arrival, loss = sector_direct_gains(scene, pos, job.bs, job.site_rows, job.freq_hz, job.penetration)
+    out["bs_gain"], out["bs_loss"], out["bs_arrival"] = g.T, loss.T, arrival.transpose(1, 0, 2)  # (rx, sector)
+    if not sats:
+        return out
+    scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
+    scene.rx_array = rt.PlanarArray(**job.ue_array)
+    proxies = {}
+    for r, u, v, _ in sats:
+        proxies[r] = proxy_position(u, job.center, job.proxy_distance_m)
+        scene.add(rt.Transmitter(f"sat{r}", position=mi.Point3f(*[float(c) for c in proxies[r]]),
+                                 velocity=mi.Vector3f(*[float(c) for c in v])))
+    add_receivers(scene, pos, vel, list(job.rx_ids), UE_ORIENTATION)
+    try:
+        with aimed_candidates(LaunchArea.union([job.launch.covering_facades(u, job.max_height_m) for _, u, _, _ in sats])):
+            ps = solve(scene, samples_per_src=job.sat_samples, max_depth=job.max_depth, diffraction=job.diffraction,
+                       seed=job.seed)
+        for i, (r, u, v, slant_range_m) in enumerate(sats):
+            sat_xyz = np.array([*job.center, 0.0]) + float(slant_range_m) * u
+            proxy_paths_to_satellite(ps, proxies[r], sat_xyz, job.freq_hz, i, pos, v, vel)
+            g, arrival, loss = satellite_direct_gain(scene, pos, u, sat_xyz, job.freq_hz, job.penetration)
+            out["sat_gain"][:, r], out["sat_loss"][:, r], out["sat_arrival"][:, r] = g, loss, arrival
+        out["paths"] = _expand_ranks(ps, [r for r, _, _, _ in sats], job.n_rank)
+        if job.naive_comparison:
+            naive = solve(scene, samples_per_src=job.sat_samples, max_depth=job.max_depth,
+                          diffraction=job.diffraction, seed=job.seed)
+            for i, (r, _, _, _) in enumerate(sats):
+                out["naive_counts"][:, r] = naive.valid[:, i].sum(-1)
+                out["naive_los"][:, r] = naive.los[:, i].any(-1)
+    finally:
+        clear_devices(scene)
+    return out
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
@@ -146,48 +217,28 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                        rx_names=tuple(f"{name}#{t}" for t in range(n_time) for name in rx_ids),
                        rx_orientation=UE_ORIENTATION, samples_per_src=int(number(rp, "bs_samples_per_src", w)),
                        max_depth=max_depth, diffraction=diffraction, seed=seed)
-    bs_all = solve_bs_sectors(bs_job, bs_tx, ComputeConfig.from_params(params))
-    t_bs = time.perf_counter() - t0
-    for t in tqdm(range(n_time), desc="ray tracing paths", unit="slot", leave=False):
-        pos, vel = rx_pos[t], rx_vel[t]
+    slot_job = SlotJob(scene_xml=paths.scene_xml.resolve(), freq_hz=freq, ue_array=ue_array, bs=bs, site_rows=site_rows,
+                       penetration=penetration, rx_ids=tuple(rx_ids), n_rank=n_rank, center=center,
+                       proxy_distance_m=proxy_d, launch=launch, max_height_m=max_height_m,
+                       sat_samples=int(number(rp, "sat_samples_per_src", w)), max_depth=max_depth,
+                       diffraction=diffraction, seed=seed, naive_comparison=naive_comparison)
+    slot_calls = []
+    for t in range(n_time):
+        sats = [(r, orbits.direction_enu.values[t, serving[t, r]], orbits.velocity_enu.values[t, serving[t, r]],
+                 float(orbits.slant_range_m.values[t, serving[t, r]])) for r in range(n_rank) if serving[t, r] >= 0]
+        slot_calls.append((slot_task, (slot_job, rx_pos[t], rx_vel[t], sats)))
+    # one cluster for both kinds of task: BS sector batches (every slot's receivers) and satellite slots
+    bs_calls = bs_sector_calls(bs_job, bs_tx)
+    results = run_calls(bs_calls + slot_calls, ComputeConfig.from_params(params), "ray tracing paths")
+    bs_all = concat_transmitters(results[:len(bs_calls)])
+    for t, out in enumerate(results[len(bs_calls):]):
         bs_sets.append(bs_all.take(slice(t * n_rx, (t + 1) * n_rx)))
-        g, arrival, loss = sector_direct_gains(scene, pos, bs, site_rows, freq, penetration)  # (sector, rx)
-        pen_gain[t, :, :n_bs], pen_loss[t, :, :n_bs] = g.T, loss.T
-        pen_arrival[t, :, :n_bs] = arrival.transpose(1, 0, 2)
-        ranks = [r for r in range(n_rank) if serving[t, r] >= 0]
-        if not ranks:
-            sat_sets.append(None)
-            continue
-        clear_devices(scene)
-        scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
-        scene.rx_array = rt.PlanarArray(**ue_array)
-        proxies = {}
-        for r in ranks:
-            s = serving[t, r]
-            u = orbits.direction_enu.values[t, s]
-            proxies[r] = proxy_position(u, center, proxy_d)
-            scene.add(rt.Transmitter(f"sat{r}", position=mi.Point3f(*[float(v) for v in proxies[r]]),
-                                     velocity=mi.Vector3f(*[float(v) for v in orbits.velocity_enu.values[t, s]])))
-        add_receivers(scene, pos, vel, rx_ids, UE_ORIENTATION)
-        sat_samples = int(number(rp, "sat_samples_per_src", w))
-        with aimed_candidates(LaunchArea.union([launch.covering_facades(orbits.direction_enu.values[t, serving[t, r]],
-                                                                        max_height_m) for r in ranks])):
-            ps = solve(scene, samples_per_src=sat_samples, max_depth=max_depth, diffraction=diffraction, seed=seed)
-        for i, r in enumerate(ranks):
-            s = serving[t, r]
-            u = orbits.direction_enu.values[t, s]
-            sat_xyz = np.array([*center, 0.0]) + float(orbits.slant_range_m.values[t, s]) * u
-            proxy_paths_to_satellite(ps, proxies[r], sat_xyz, freq, i, pos, orbits.velocity_enu.values[t, s], vel)
-            g, arrival, loss = satellite_direct_gain(scene, pos, u, sat_xyz, freq, penetration)
-            pen_gain[t, :, n_bs + r], pen_loss[t, :, n_bs + r], pen_arrival[t, :, n_bs + r] = g, loss, arrival
-        full = _expand_ranks(ps, ranks, n_rank)
-        sat_sets.append(full)
-        if naive_comparison:
-            naive = solve(scene, samples_per_src=sat_samples, max_depth=max_depth, diffraction=diffraction, seed=seed)
-            for i, r in enumerate(ranks):
-                naive_counts[t, :, r] = naive.valid[:, i].sum(-1)
-                naive_los[t, :, r] = naive.los[:, i].any(-1)
-    clear_devices(scene)
+        pen_gain[t, :, :n_bs], pen_loss[t, :, :n_bs], pen_arrival[t, :, :n_bs] = (
+            out["bs_gain"], out["bs_loss"], out["bs_arrival"])
+        pen_gain[t, :, n_bs:], pen_loss[t, :, n_bs:], pen_arrival[t, :, n_bs:] = (
+            out["sat_gain"], out["sat_loss"], out["sat_arrival"])
+        naive_counts[t], naive_los[t] = out["naive_counts"], out["naive_los"]
+        sat_sets.append(out["paths"])
     t_trace = time.perf_counter() - t0
 
     n_tx = n_bs + n_rank
@@ -257,13 +308,12 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     )
     write_netcdf(ds, paths.raypaths_nc)
     note_timing("raytracer_s", t_trace)
-    note_timing("raytracer_bs_s", t_bs)
-    note_timing("bs_worker_peak_rss_mb", LAST_RUN.get("worker_peak_rss_mb"))
+    note_timing("worker_peak_rss_mb", LAST_RUN.get("worker_peak_rss_mb"))
     note_timing("stage_peak_rss_mb", peak_rss_mb())
     write_json(paths.results_dir / "raypaths.json", {"n_receivers": n_rx,
                                                       "n_slots": n_time, "n_transmitters": n_tx})
     print(f"[raypaths] {city}: {n_time} slots x {n_ue} UEs (+ their map-cell centres) x {n_tx} transmitters, "
-          f"up to {n_paths} paths (BS sectors {t_bs:.1f} s), "
+          f"up to {n_paths} paths ({LAST_RUN.get('tasks')} tasks), "
           f"traced in {t_trace:.1f} s")
 
 
