@@ -78,7 +78,7 @@ def main() -> None:
             project(root, city, args.slots)
             if area_km2 is not None:
                 side = math.sqrt(area_km2)
-                run([sys.executable, "-m", "pipeline.cli", "synth-city", city, "--size-km", f"{side:.3f}",
+                run([str(Path(sys.executable).parent / "stin"), "synth-city", city, "--size-km", f"{side:.3f}",
                      "--segments", str(max(1, round(side / SEGMENT_KM))), "--routes", "2"], root)
             rows.append({"city": city, **measure(root, city)})
             r = rows[-1]
