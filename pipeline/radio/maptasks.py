@@ -24,7 +24,8 @@ import numpy as np
 from pipeline.compute import ComputeConfig, run_tasks
 from pipeline.radio.direct import Penetration
 from pipeline.radio.receiver import ReceiverModel
-from pipeline.radio.tracing import BsConfig, MapGrid, deterministic_threads, load_rt_scene, trace_bs_maps, trace_satellite_maps
+from pipeline.radio.tracing import (
+    BsConfig, MapGrid, deterministic_threads, trace_bs_maps, trace_satellite_maps, worker_scene)
 
 BS_SITES_PER_TASK = 4  # sites (x sectors) per Sionna call: amortises kernel launches (project choice)
 
@@ -51,17 +52,6 @@ class MapJob:
     bs_max_range_m: float = float("inf")  # BS sectors traced only within this distance of their site
 
 
-_SCENE: dict[str, Any] = {}
-
-
-def _scene(job: MapJob):  # noqa: ANN202
-    key = f"{job.scene_xml}@{job.freq_hz}"
-    if key not in _SCENE:
-        _SCENE.clear()
-        _SCENE[key] = load_rt_scene(job.scene_xml, job.freq_hz)
-    return _SCENE[key]
-
-
 def _centre(grid: MapGrid) -> tuple[float, float]:
     x0, y0, x1, y1 = grid.bounds
     return (x0 + x1) / 2, (y0 + y1) / 2
@@ -71,7 +61,7 @@ def run_task(job: MapJob, kind: str, payload: Any, window: tuple[slice, slice] |
              samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One task -> (total, direct) path gains over ``window`` of the grid (None: all of it): kind 'bs' with a
     list of sites, 'sat' with (direction, range) and its ``samples`` (default ``job.sat_samples``)."""
-    scene = _scene(job)
+    scene = worker_scene(job.scene_xml, job.freq_hz)
     grid = job.grid if window is None else job.grid.window(*window)
     with deterministic_threads():
         if kind == "bs":

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.compute import ComputeConfig, run_calls
-from pipeline.radio.tracing import clear_devices, deterministic_threads, load_rt_scene
+from pipeline.radio.tracing import clear_devices, deterministic_threads, worker_scene
 from pipeline.runtime import import_sionna_rt
 
 __all__ = ["BsPathJob", "PathSet", "add_receivers", "aimed_candidates", "check_path_solver_hook", "clear_devices",
@@ -158,18 +158,6 @@ class BsPathJob:
     max_depth: int
     diffraction: bool
     seed: int
-
-
-_WORKER_SCENE: dict[str, Any] = {}
-
-
-def worker_scene(scene_xml: Path, freq_hz: float):  # noqa: ANN201
-    """The Sionna scene of ``scene_xml``, loaded once per process (a Dask worker keeps it between tasks)."""
-    key = f"{scene_xml}@{freq_hz}"
-    if key not in _WORKER_SCENE:
-        _WORKER_SCENE.clear()
-        _WORKER_SCENE[key] = load_rt_scene(scene_xml, freq_hz)
-    return _WORKER_SCENE[key]
 
 
 def _bs_task(job: BsPathJob, transmitters: list[tuple[str, Any, Any]]) -> PathSet:

@@ -145,6 +145,19 @@ def load_rt_scene(scene_xml: Path, freq_hz: float):  # noqa: ANN201
     return scene
 
 
+_WORKER_SCENE: dict[str, Any] = {}
+
+
+def worker_scene(scene_xml: Path, freq_hz: float):  # noqa: ANN201
+    """The Sionna scene of ``scene_xml`` at ``freq_hz``, loaded once per process (:func:`load_rt_scene`):
+    a Dask worker keeps it between the tasks of a stage, whichever kind they are."""
+    key = f"{scene_xml}@{freq_hz}"
+    if key not in _WORKER_SCENE:
+        _WORKER_SCENE.clear()
+        _WORKER_SCENE[key] = load_rt_scene(scene_xml, freq_hz)
+    return _WORKER_SCENE[key]
+
+
 def solve_radio_map(solver, scene, grid: MapGrid, samples: int, max_depth: int, diffraction: bool, seed: int,
                     los: bool = True, **extra: Any) -> np.ndarray:
     """One Sionna RT radio-map call on ``grid`` -> path gains (tx, ny, nx), float64.

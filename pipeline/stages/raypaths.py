@@ -37,9 +37,9 @@ from pipeline.radio.direct import Penetration, satellite_direct_gain, sector_dir
 from pipeline.radio.farfield import LaunchArea, proxy_position
 from pipeline.radio.raypaths import (
     BsPathJob, PathSet, add_receivers, aimed_candidates, bs_sector_calls, check_path_memory, clear_devices,
-    concat_transmitters, proxy_paths_to_satellite, solve, worker_scene)
+    concat_transmitters, proxy_paths_to_satellite, solve)
 from pipeline.radio.receiver import ReceiverModel
-from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene
+from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene, worker_scene
 from pipeline.compute import LAST_RUN, ComputeConfig, peak_rss_mb, run_calls
 from pipeline.runtime import import_sionna_rt
 from pipeline.stages._common import note_timing, run_stage
