@@ -105,22 +105,41 @@ def run_calls(calls: Sequence[tuple[Callable[..., Any], tuple]], cfg: ComputeCon
 
     :data:`LAST_RUN` then holds the number of tasks and the largest peak memory of a worker (for
     ``serial``: this process)."""
+    return [result for _, result in stream_calls(calls, cfg, desc)]
+
+
+def stream_calls(calls: Sequence[tuple[Callable[..., Any], tuple]], cfg: ComputeConfig, desc: str
+                 ) -> Iterator[tuple[int, Any]]:
+    """Yield ``(i, fn_i(*a_i))`` in the order of ``calls`` while the tasks run: a result is handed over (and
+    released on its worker) as soon as it and every earlier one are done, so a caller that writes each
+    result away holds only the results that finished ahead of an earlier, slower task. Tasks are
+    prioritised in submission order. :data:`LAST_RUN` is filled when the stream is exhausted."""
     LAST_RUN.clear()
     LAST_RUN["tasks"] = len(calls)
     if cfg.scheduler == "serial" or len(calls) == 0:
-        results = [fn(*a) for fn, a in tqdm(calls, desc=desc, unit="task", leave=False)]
+        for i, (fn, a) in enumerate(tqdm(calls, desc=desc, unit="task", leave=False)):
+            yield i, fn(*a)
         LAST_RUN["worker_peak_rss_mb"] = round(peak_rss_mb(), 1)
-        return results
+        return
     from distributed import as_completed  # noqa: PLC0415
 
     resources = {"GPU": cfg.gpu_per_task} if cfg.gpu_per_task else None
     tag = f"{desc.replace(' ', '-')}-{uuid.uuid4().hex[:12]}"  # unique on a shared scheduler
     with dask_client(cfg) as client:
-        futures = [client.submit(fn, *a, pure=False, resources=resources, key=f"{tag}-{i}")
+        futures = [client.submit(fn, *a, pure=False, resources=resources, key=f"{tag}-{i}", priority=-i)
                    for i, (fn, a) in enumerate(calls)]
         index = {f.key: i for i, f in enumerate(futures)}
-        results: list[Any] = [None] * len(futures)
-        for future in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="task", leave=False):
-            results[index[future.key]] = future.result()
+        done: dict[int, Any] = {}
+        next_i = 0
+        with tqdm(total=len(futures), desc=desc, unit="task", leave=False) as bar:
+            for future in as_completed(futures):
+                done[index[future.key]] = future
+                bar.update()
+                while next_i in done:
+                    f = done.pop(next_i)
+                    result = f.result()
+                    f.release()
+                    futures[next_i] = None
+                    yield next_i, result
+                    next_i += 1
         LAST_RUN["worker_peak_rss_mb"] = round(max(client.run(peak_rss_mb).values(), default=0.0), 1)
-    return results

@@ -274,6 +274,7 @@ class Raypaths(_Strict):
     max_depth: Annotated[Whole, Field(ge=0, le=MAX_DEPTH)]
     diffraction: bool
     naive_comparison: bool = False
+    receivers_per_task: Count = 4800
 
 
 class LinkSelection(_Strict):
@@ -519,7 +520,7 @@ class RouteSpec(_Strict):
 
 
 class RandomRoutes(_Strict):
-    count: Annotated[Whole, Field(ge=1, le=200)]  # routes.trajectory.MAX_CARS (memory of the path tensors)
+    count: Annotated[Whole, Field(ge=1, le=2000)]  # routes.trajectory.MAX_CARS
     seed: NonNegativeWhole = 0
     min_distance_m: NonNegativeReal = 0.0
 

@@ -315,14 +315,18 @@ def test_bad_cli_input_is_one_clear_line(args, key, project):
 
 # ---------------------------------------------------------------- memory guard
 def test_path_memory_guard_refuses_what_cannot_fit_and_bounds_a_real_run():
-    """10,000 cars (the hostile case: ~55 GB per path array) are refused before any ray is traced; the
-    embedded default's size passes on an 8 GiB machine."""
+    """Paths stream to disk slot by slot: the guard bounds the largest block held at once. 10,000 cars
+    (~14 GB for one slot of 38 transmitters) are refused on a 16 GiB machine before any ray is traced; the
+    embedded default's size passes on 8 GiB, and so do 1000 cars on 24 GiB."""
     from pipeline.radio.raypaths import check_path_memory
 
     with pytest.raises(StinError) as err:
-        check_path_memory(12, 10_000, 38, 32, 1, available_bytes=128 * 2**30)
+        check_path_memory(1, 10_000, 38, 32, 1, available_bytes=16 * 2**30)
     assert "fewer cars" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(StinError, match="receivers_per_task"):
+        check_path_memory(12, 1000, 38, 32, 1, available_bytes=4 * 2**30)  # 12 slots x 2000 receivers per task
     assert check_path_memory(12, 10, 38, 32, 1, available_bytes=8 * 2**30) > 0
+    assert check_path_memory(2, 1000, 38, 32, 1, available_bytes=24 * 2**30) > 0
 
 
 def test_a_nan_never_leaves_a_stage_silently():

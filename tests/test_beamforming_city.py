@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from pipeline.io.channels import path_coefficients
+from pipeline.io.pathstore import ragged_dataset
 from pipeline.errors import StinError
 from pipeline.radio.antennas import bessel_3db_beamwidth_deg, bessel_gain_db
 from pipeline.radio.cinr import LinkParams, satellite_budget_db
@@ -81,7 +83,7 @@ def city():
                      "bs_x_m": (("bs",), [SITE[0]] * 3), "bs_y_m": (("bs",), [SITE[1]] * 3),
                      "bs_z_m": (("bs",), [SITE[2]] * 3)},
                     coords={"bs": tx[:3], "x": xs, "y": xs})
-    return ch, rm, ue
+    return ragged_dataset(ch), rm, ue
 
 
 def test_panel_steering_phases():
@@ -100,15 +102,15 @@ def test_city_problem_channels_against_closed_forms(city):
     p = city_problem(ch, rm, LINK, BS, np.zeros(3), CitySetting(es_height_m=10.0, sensing_eirp_dbw=0.0))
     assert p.meta["sector"] == "s00-s0"  # the sector facing the UEs
     assert p.n_bs == 9 and p.n_sat == 7 and p.n_users == 3
-    a_bs = ch["a_real"].values[0, :, 0, 0, 0, 0] + 1j * ch["a_imag"].values[0, :, 0, 0, 0, 0]
+    a_bs = path_coefficients(ch, 0)["a"][:, 0, 0, 0, 0]
     order = [int(u[2:]) for u in p.meta["users"]]
     # one path: the virtual array keeps the traced panel's gain (MRT gain = |a|^2), phases = steering
-    np.testing.assert_allclose((np.abs(p.h_ue) ** 2).sum(1), np.abs(a_bs[order]) ** 2, rtol=1e-9)
+    np.testing.assert_allclose((np.abs(p.h_ue) ** 2).sum(1), np.abs(a_bs[order]) ** 2, rtol=1e-6)  # complex64 paths
     for row, k in zip(p.h_ue, order):
         st = panel_steering((ue[k] - SITE) / np.linalg.norm(ue[k] - SITE), 0.0, 3, 3)
         assert abs(np.vdot(st, row)) / (np.linalg.norm(st) * np.linalg.norm(row)) == pytest.approx(1.0, abs=1e-9)
     # satellite: beam 0 aims at the ES above the beam target, so it reproduces the traced beam
-    a_sat = ch["a_real"].values[0, :, 3, 0, 0, 0] + 1j * ch["a_imag"].values[0, :, 3, 0, 0, 0]
+    a_sat = path_coefficients(ch, 0)["a"][:, 3, 0, 0, 0]
     np.testing.assert_allclose(np.abs(p.g_ue[:, 0]) ** 2, np.abs(a_sat[order]) ** 2, rtol=1e-3)
     # an outer beam sits sqrt(3)/2 theta_3dB away: the Bessel gain there, relative to the peak
     spacing = math.radians(math.sqrt(3) / 2 * bessel_3db_beamwidth_deg(2.0, FREQ))

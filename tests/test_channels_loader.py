@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pipeline.io import as_tensor, channel_vectors, link_gains, load_channels
-from pipeline.io.netcdf import write_netcdf
+from pipeline.io import as_tensor, channel_vectors, link_gains, load_channels, path_coefficients
+from pipeline.io.pathstore import write_path_dataset
 from pipeline.radio.antennas import bessel_gain_db
 from pipeline.radio.channels import assemble_channels, cinr_along_routes
 from pipeline.radio.cinr import LinkParams, aperture_gain_dbi
@@ -61,7 +61,7 @@ def channels_file(tmp_path):
     link = LinkParams.from_params(LINK, UE1, 3.5e9)
     ds = assemble_channels(_raypaths(), link, np.zeros(3), np.zeros(3))
     path = tmp_path / "channels.nc"
-    write_netcdf(ds, path)
+    write_path_dataset(ds, path)
     return path, link
 
 
@@ -88,9 +88,10 @@ def test_channel_vectors_are_the_sum_of_delayed_paths(channels_file):
     f = np.array([0.0, 1e6, 5e6])
     h = channel_vectors(ds, 0, f)
     assert h.shape == (2, 2, 2, 1, 3)
-    a = ds["a"].isel(time=0).values
-    tau = ds["tau_s"].isel(time=0).values
-    manual = sum(a[0, 0, 1, 0, p] * np.exp(-2j * np.pi * f * tau[0, 0, p]) for p in range(3))
+    dense = path_coefficients(ds, 0)
+    a, tau = dense["a"], dense["tau_s"]
+    assert a.shape == (2, 2, 2, 1, 2)  # padded to the slot's longest link (2 paths), not more
+    manual = sum(a[0, 0, 1, 0, p] * np.exp(-2j * np.pi * f * tau[0, 0, p]) for p in range(a.shape[-1]))
     np.testing.assert_allclose(h[0, 0, 1, 0], manual, rtol=1e-6)
     # frequency flat for a single path: |H| constant
     np.testing.assert_allclose(np.abs(h[1, 0, 0, 0]), 3e-6, rtol=1e-5)

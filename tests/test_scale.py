@@ -87,6 +87,8 @@ def _project(root: Path, **raytracing) -> Path:
     params["city"] = "synth"
     params["orbits"]["n_slots"] = 2
     params["raytracing"].update(raytracing)
+    # paths: a slot per BS task (two task groups), fewer rays (the identity, not the channels, is tested)
+    params["raypaths"].update(receivers_per_task=1, bs_samples_per_src=20_000, sat_samples_per_src=30_000)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return root
 
@@ -102,13 +104,13 @@ def _stage(root: Path, name: str, scheduler: str) -> None:
 
 @pytest.mark.slow
 def test_radio_maps_on_a_real_dask_cluster_equal_the_single_process_run_and_tiles_show_no_seam(tmp_path):
-    """The radiomaps stage of a small city through a real scheduler with two worker processes gives the
-    bytes of the in-process run; traced in 100 m tiles, its satellite maps agree with the untiled ones
+    """The radiomaps and raypaths stages of a small city through a real scheduler with two worker processes
+    give the bytes of the in-process run; traced in 100 m tiles, its satellite maps agree with the untiled ones
     (BS maps are the same rays: identical cells) and show no step at the tile edges."""
     import xarray as xr
 
     serial = _project(tmp_path / "serial")
-    for name in ("buildings", "scene", "orbits"):
+    for name in ("buildings", "scene", "orbits", "routes"):
         _stage(serial, name, "serial")
     for name in ("data", "results"):
         shutil.copytree(serial / name, tmp_path / "copy" / name)
@@ -118,12 +120,17 @@ def test_radio_maps_on_a_real_dask_cluster_equal_the_single_process_run_and_tile
         for name in ("data", "results"):
             shutil.copytree(tmp_path / "copy" / name, root / name)
     _stage(serial, "radiomaps", "serial")
+    _stage(serial, "raypaths", "serial")
     with dask_cluster(2) as address:
         _stage(distributed, "radiomaps", address)
+        _stage(distributed, "raypaths", address)
         _stage(tiled, "radiomaps", address)
-    md5 = {r: hashlib.md5((r / "data" / "synth" / "radiomaps.nc").read_bytes()).hexdigest()
-           for r in (serial, distributed)}
-    assert md5[serial] == md5[distributed]
+    for name in ("radiomaps.nc", "raypaths.nc"):
+        md5 = {r: hashlib.md5((r / "data" / "synth" / name).read_bytes()).hexdigest() for r in (serial, distributed)}
+        assert md5[serial] == md5[distributed], name
+    with xr.open_dataset(serial / "data" / "synth" / "raypaths.nc") as rp:
+        assert rp.sizes["time"] == 2 and rp.sizes["path"] > 100  # real multipath compared, stored by paths found
+        assert int(rp.num_paths.sum()) == rp.sizes["path"]
 
     a = xr.open_dataset(serial / "data" / "synth" / "radiomaps.nc")
     b = xr.open_dataset(tiled / "data" / "synth" / "radiomaps.nc")

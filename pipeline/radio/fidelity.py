@@ -20,6 +20,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
+from pipeline.io.pathstore import iter_slots
 from pipeline.radio.link import free_space_path_gain, lin_to_db
 from pipeline.radio.tracing import MapGrid, clear_devices, solve_radio_map, trace_satellite_maps
 from pipeline.runtime import import_sionna_rt
@@ -185,23 +186,25 @@ def satellite_los_path_errors(raypaths, orbits, center_xyz: np.ndarray) -> dict[
     kinds = raypaths["tx_kind"].values
     sat_tx = np.flatnonzero(kinds == "sat")
     delay_err, doppler_err = [], []
-    for r, tx in enumerate(sat_tx):
-        for t in range(raypaths.sizes["time"]):
+    for t, slot in iter_slots(raypaths):
+        ue, tx = np.divmod(slot.link_of_row(), len(kinds))
+        for r, sat_tx_index in enumerate(sat_tx):
             s_idx = int(raypaths.sat_index.values[t, r])
             if s_idx < 0:
                 continue
             sat = center_xyz + float(raypaths.sat_slant_range_m.values[t, r]) * raypaths.sat_direction_enu.values[t, r]
             v_sat = orbits.velocity_enu.values[t, s_idx]
-            for k in range(raypaths.sizes["ue"]):
-                los = raypaths.path_los.values[t, k, tx].astype(bool) & raypaths.path_valid.values[t, k, tx].astype(bool)
-                if not los.any():
-                    continue
+            rows = np.flatnonzero((tx == sat_tx_index) & (slot.path_los > 0))
+            # the first line-of-sight row of each link (rows run by delay: the LoS path is the earliest)
+            rows = rows[np.concatenate([[True], ue[rows][1:] != ue[rows][:-1]])] if rows.size else rows
+            for row in rows:
+                k = int(ue[row])
                 p = np.array([raypaths.ue_x_m.values[t, k], raypaths.ue_y_m.values[t, k], raypaths.ue_z_m.values[t, k]])
                 v_car = np.array([raypaths.ue_vel_east_m_s.values[t, k], raypaths.ue_vel_north_m_s.values[t, k], 0.0])
                 d = np.linalg.norm(sat - p)
                 u = (sat - p) / d
-                delay_err.append(float(raypaths.tau_s.values[t, k, tx][los][0]) - d / c)
-                doppler_err.append(float(raypaths.doppler_hz.values[t, k, tx][los][0]) - (-(v_sat @ u) + v_car @ u) / lam)
+                delay_err.append(float(slot.tau_s[row]) - d / c)
+                doppler_err.append(float(slot.doppler_hz[row]) - (-(v_sat @ u) + v_car @ u) / lam)
     if not delay_err:
         return {"sat_los_delay_error_ns_max": None, "sat_doppler_error_hz_max": None, "sat_los_paths": 0}
     return {"sat_los_delay_error_ns_max": float(np.max(np.abs(delay_err)) * 1e9),

@@ -259,12 +259,12 @@ def add_receivers(scene, positions: np.ndarray, velocities: np.ndarray, names: l
 
 # ---------------------------------------------------------------- memory guard
 PATHS_PER_LINK_BOUND = 32  # paths kept per link at max_depth <= 3 in the cities measured (Helsinki: up to 17)
-MEMORY_SHARE = 0.5  # refuse a run whose path tensors would need more than half the machine's memory
+MEMORY_SHARE = 0.5  # refuse a run whose largest path block would need more than half the machine's memory
 
 
 def path_tensor_bytes(n_slots: int, n_receivers: int, n_transmitters: int, rx_antennas: int, tx_antennas: int,
                       paths_per_link: int = PATHS_PER_LINK_BOUND) -> int:
-    """Upper estimate of raypaths.nc's in-memory size, slots x receivers x transmitters x paths x
+    """Upper estimate of a dense block of paths in memory, slots x receivers x transmitters x paths x
     (16 B per antenna pair: complex a as two float64; + 48 B per path: delay, four angles, Doppler)."""
     return int(n_slots) * int(n_receivers) * int(n_transmitters) * int(paths_per_link) * (
         int(rx_antennas) * int(tx_antennas) * 16 + 48)
@@ -277,18 +277,24 @@ def machine_memory_bytes() -> int:
     return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
 
 
-def check_path_memory(n_slots: int, n_cars: int, n_transmitters: int, rx_antennas: int, tx_antennas: int,
+def check_path_memory(slots_per_task: int, n_cars: int, n_transmitters: int, rx_antennas: int, tx_antennas: int,
                       available_bytes: int | None = None) -> int:
-    """Refuse, before any ray is traced, a configuration whose path tensors cannot fit (one StinError line
-    naming the knobs); returns the estimate. Receivers = the cars and their map-cell check points."""
+    """Refuse, before any ray is traced, a configuration whose largest block of paths cannot fit (one
+    StinError line naming the knobs); returns the estimate. Paths are streamed slot by slot to the file,
+    so the largest blocks are one BS task's paths (``slots_per_task`` slots of the cars and their map-cell
+    check points, :data:`BS_SECTORS_PER_TASK` sectors) in a worker and one slot of every transmitter in the
+    stage, before both become ragged rows."""
     from pipeline.errors import StinError  # noqa: PLC0415
 
-    need = path_tensor_bytes(n_slots, 2 * n_cars, n_transmitters, rx_antennas, tx_antennas)
+    task = path_tensor_bytes(slots_per_task, 2 * n_cars, min(BS_SECTORS_PER_TASK, n_transmitters), rx_antennas,
+                             tx_antennas)
+    slot = path_tensor_bytes(1, 2 * n_cars, n_transmitters, rx_antennas, tx_antennas)
+    need = max(task, slot)
     have = machine_memory_bytes() if available_bytes is None else int(available_bytes)
     if need > MEMORY_SHARE * have:
-        raise StinError(f"raypaths would hold ~{need / 2**30:.1f} GiB of paths ({n_cars} cars x {n_slots} slots x "
-                        f"{n_transmitters} transmitters x {rx_antennas} x {tx_antennas} antennas), more than half "
-                        f"of this machine's {have / 2**30:.1f} GiB",
-                        "use fewer cars (routes/<city>.yaml), fewer slots (orbits.n_slots) or a smaller car array "
-                        "(ue.array_rows / array_cols)")
+        raise StinError(f"raypaths would hold ~{need / 2**30:.1f} GiB of paths at once ({n_cars} cars, "
+                        f"{slots_per_task} slot(s) per task, {n_transmitters} transmitters, {rx_antennas} x "
+                        f"{tx_antennas} antennas), more than half of this machine's {have / 2**30:.1f} GiB",
+                        "lower raypaths.receivers_per_task, use fewer cars (routes/<city>.yaml) or a smaller car "
+                        "array (ue.array_rows / array_cols)")
     return need

@@ -20,10 +20,10 @@ from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 
 
-# Cars per city: each car adds (slots x transmitters x paths x antennas) complex path coefficients, twice
-# (the car and its map-cell check receiver); 200 cars x 12 slots x 38 transmitters x 8 paths x 32 antennas
-# ~ 0.75 GB of complex64 (project bound, see the raypaths memory guard)
-MAX_CARS = 200
+# Cars per city (project bound): the paths are streamed to disk slot by slot, so memory holds one slot
+# (1000 cars: ~1 GB of a stage's memory, measured in the README's city-scale section); beyond 2000 cars a
+# typo (count: 20000) is the likelier cause, and raypaths.nc would grow past ~10 GB
+MAX_CARS = 2000
 
 
 @dataclass(frozen=True)

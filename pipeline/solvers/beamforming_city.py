@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from pipeline.io.channels import path_coefficients
 from pipeline.errors import StinError
 from pipeline.io.channels import link_gains
 from pipeline.radio.antennas import bessel_3db_beamwidth_deg, bessel_gain_db, f1336_sectoral_gain_db
@@ -159,13 +160,14 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
     site = np.array([float(radiomaps[f"bs_{c}_m"].values[rm_i]) for c in "xyz"])
     nb = s.bs_rows * s.bs_cols
 
-    a = channels["a_real"].isel(time=t).values + 1j * channels["a_imag"].isel(time=t).values  # (ue, tx, rx, txa, path)
+    dense = path_coefficients(channels, t)
+    a = dense["a"]  # (ue, tx, rx, txa, path)
     a = a[users][:, :, :, 0, :]  # element 0 of the sector panel (the f1336 panel has one port)
     # padding paths (a link with fewer paths than the tensor holds) carry a = 0; a non-finite amplitude or
     # angle there would still turn 0 * NaN into NaN in the sums below, so both are zeroed
     a = np.where(np.isfinite(a), a, 0.0)
-    theta = np.nan_to_num(channels["theta_t_rad"].isel(time=t).values[users, tx])
-    phi = np.nan_to_num(channels["phi_t_rad"].isel(time=t).values[users, tx])
+    theta = np.nan_to_num(dense["theta_t_rad"][users, tx])
+    phi = np.nan_to_num(dense["phi_t_rad"][users, tx])
     steer = panel_steering(direction_from_angles(theta, phi), bearing, s.bs_rows,
                            s.bs_cols) / math.sqrt(nb)  # (M, path, Nb)
     a = receiver_outputs(a, link.receiver)  # (M, tx, outputs, path)

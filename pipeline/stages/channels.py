@@ -14,21 +14,25 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import xarray as xr
 
 from pipeline.config import number, section
 from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import write_json
 from pipeline.io.figures import plot_route_cinr
-from pipeline.io.invariants import require_finite
-from pipeline.io.netcdf import read_netcdf, write_netcdf
+from pipeline.io.netcdf import read_netcdf
+from pipeline.io.pathstore import ROW_VARS, PathStoreWriter
 from pipeline.io.paths import CityPaths
-from pipeline.radio.channels import assemble_channels, cinr_along_routes
-from pipeline.radio.cinr import LinkParams
+from pipeline.radio.channels import CHANNEL_SLOT_VARS, channel_attrs, channel_slots
+from pipeline.radio.cinr import LinkParams, cinr_db
 from pipeline.radio.link import lin_to_db
 from pipeline.radio.tracing import MapGrid
 from pipeline.stages._common import run_stage
 from pipeline.stages.heatmaps import beam_target_xyz
+
+
+MAX_ROUTE_FIGURES = 24  # CINR-over-time figures drawn (the first cars); every car's CINR is in channels.nc
 
 
 def map_cells(radiomaps, x_m: np.ndarray, y_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
@@ -71,24 +75,53 @@ def route_vs_map(channels, radiomaps, heat, floor_db: float = -200.0) -> dict[st
                                             (channels["cinr_leo_db"].values - cinr_leo).ravel()])}
 
 
+def link_floor_db(link: LinkParams) -> float:
+    return float(lin_to_db(link.gain_floor))
+
+
+def require_finite_slot(values: dict[str, np.ndarray], names: tuple[str, ...], cars: np.ndarray, t: int) -> None:
+    """The cars' gains and CINR of slot ``t`` are finite (a NaN never leaves the stage silently)."""
+    for name in names:
+        bad = ~np.isfinite(values[name][cars])
+        if bad.any():
+            raise StinError(f"channels stage produced {int(bad.sum())} invalid value(s) in {name} at slot {t}",
+                            "this is a bug or an extreme input: report it with params.yaml and the map file")
+
+
 def build(params: dict[str, Any], paths: CityPaths) -> None:
     for f in (paths.raypaths_nc, paths.radiomaps_nc, paths.heatmaps_nc):
         if not f.is_file():
             raise StinError(f"{f} not found", "run the earlier stages first ('dvc repro')")
-    raypaths = read_netcdf(paths.raypaths_nc)
     radiomaps = read_netcdf(paths.radiomaps_nc)
     link = LinkParams.from_params(section(params, "link"), section(params, "ue"),
                                  number(section(params, "radio"), "freq_hz", "params.yaml radio"))
     frame = LocalFrame(radiomaps.attrs["frame_lat0_deg"], radiomaps.attrs["frame_lon0_deg"])
     center = np.array([float(radiomaps.x.mean()), float(radiomaps.y.mean()), 0.0])
-    both = assemble_channels(raypaths, link, beam_target_xyz(link.sat_beam_target, radiomaps, frame), center)
-    cinr_bs, cinr_leo = cinr_along_routes(both, link)
-    both["cinr_bs_db"] = (("time", "ue"), cinr_bs.astype(np.float32))
-    both["cinr_leo_db"] = (("time", "ue"), cinr_leo.astype(np.float32))
-    cars = both["check_point"].values == 0
+    with xr.open_dataset(paths.raypaths_nc, engine="netcdf4") as lazy:
+        # the paths stay on disk (read slot by slot); the per-link and per-slot variables are small
+        raypaths = lazy.drop_vars([v for v in ROW_VARS if v not in ("num_paths",)]).load()
+        cars = raypaths["check_point"].values == 0
+        static = raypaths.drop_vars(["num_paths", "naive_num_paths", "naive_los"]).isel(ue=cars).drop_vars("check_point")
+        static.attrs.update(channel_attrs(link))
+        slot_vars = {**CHANNEL_SLOT_VARS,
+                     "cinr_bs_db": (("time", "ue"), "f4", {"units": "dB", "long_name": "BS-UE CINR"}),
+                     "cinr_leo_db": (("time", "ue"), "f4", {"units": "dB", "long_name": "LEO-UE CINR"})}
+        per_link: dict[str, list[np.ndarray]] = {name: [] for name in slot_vars}
+        kinds = raypaths["tx_kind"].values
+        with PathStoreWriter(paths.channels_nc, static, slot_vars) as writer:
+            for t, slot, values in channel_slots(lazy, link, beam_target_xyz(link.sat_beam_target, radiomaps, frame),
+                                                 center):
+                g = np.where(values["gain_db"] <= link_floor_db(link), 0.0, 10 ** (values["gain_db"] / 10))
+                c = cinr_db(g[:, kinds == "bs"], g[:, kinds == "sat"], link)
+                values = {**values, "cinr_bs_db": c["cinr_bs_db"].astype(np.float32),
+                          "cinr_leo_db": c["cinr_leo_db"].astype(np.float32)}
+                for name, v in values.items():
+                    per_link[name].append(v)
+                require_finite_slot(values, ("gain_db", "cinr_bs_db", "cinr_leo_db"), cars, t)
+                writer.write_slot(t, slot.take_ue(cars), **{name: v[cars] for name, v in values.items()})
+    both = raypaths.assign({name: (slot_vars[name][0], np.stack(v)) for name, v in per_link.items()})
     ds = both.isel(ue=cars).drop_vars("check_point")
-    require_finite(ds, ("gain_db", "cinr_bs_db", "cinr_leo_db"), "channels")
-    write_netcdf(ds, paths.channels_nc)
+    cinr_bs, cinr_leo = ds["cinr_bs_db"].values, ds["cinr_leo_db"].values
     heat = read_netcdf(paths.heatmaps_nc)
     # the two tracers on the same links: path solver at each car's map-cell centre vs that cell
     cmp = route_vs_map(both.isel(ue=~cars), radiomaps, heat)
@@ -142,7 +175,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     buildings = gpd.read_file(paths.buildings_local)
     sites = gpd.read_file(paths.sites_geojson)
     routes = gpd.read_file(paths.routes_geojson).to_crs(frame.crs).set_index("ue")
-    for k, ue in enumerate(ds.ue.values):
+    for k, ue in enumerate(ds.ue.values[:MAX_ROUTE_FIGURES]):
         line = np.asarray(routes.geometry[str(ue)].coords)
         ue_xy = np.stack([ds.ue_x_m.values[:, k], ds.ue_y_m.values[:, k]], axis=-1)
         plot_route_cinr(paths.figures_dir / "routes" / f"route_cinr_{ue}.png", str(ue), ds.time.values, cinr_bs[:, k],

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from pipeline.config import load_map, number, section
 from pipeline.errors import StinError
@@ -120,8 +121,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     # channel self-consistency: the car's element, satellite LoS paths, reproducible maps, Fig. 2 trends
     receiver = ReceiverModel.from_params(section(params, "ue"))
     spread = ue_element_azimuth_spread_db(receiver)
-    raypaths, orbits = read_netcdf(paths.raypaths_nc), read_netcdf(paths.orbits_nc)
-    sat_paths = satellite_los_path_errors(raypaths, orbits, np.array([*center, 0.0]))
+    orbits = read_netcdf(paths.orbits_nc)
+    with xr.open_dataset(paths.raypaths_nc, engine="netcdf4") as raypaths:  # lazy: paths read slot by slot
+        sat_paths = satellite_los_path_errors(raypaths, orbits, np.array([*center, 0.0]))
     sites = gpd.read_file(paths.sites_geojson)
     job = map_job(params, paths, grid, buildings)
     first = sites.iloc[0]

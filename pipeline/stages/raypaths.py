@@ -30,31 +30,24 @@ from pipeline.geometry.terrain import terrain_from_area
 from pipeline.geometry.footprints import bbox_local_box
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import read_json, write_json
-from pipeline.io.netcdf import read_netcdf, write_netcdf
+from pipeline.io.netcdf import read_netcdf
+from pipeline.io.pathstore import PathStoreWriter, SlotPaths
 from pipeline.io.paths import CityPaths
 from pipeline.orbits.window import serving_attributes
 from pipeline.radio.direct import Penetration, satellite_direct_gain, sector_direct_gains
 from pipeline.radio.farfield import LaunchArea, proxy_position
 from pipeline.radio.raypaths import (
     BsPathJob, PathSet, add_receivers, aimed_candidates, bs_sector_calls, check_path_memory, clear_devices,
-    concat_transmitters, proxy_paths_to_satellite, solve)
+    proxy_paths_to_satellite, solve)
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene, worker_scene
-from pipeline.compute import LAST_RUN, ComputeConfig, peak_rss_mb, run_calls
+from pipeline.compute import LAST_RUN, ComputeConfig, peak_rss_mb, stream_calls
 from pipeline.runtime import import_sionna_rt
 from pipeline.stages._common import note_timing, run_stage
 from pipeline.stages.radiomaps import top_of_buildings_m
 
 UE_ORIENTATION = (0.0, -math.pi / 2, 0.0)  # pitch -90 deg: the patch array's boresight to the zenith
 CHECK_SUFFIX = "@cell"  # receiver name suffix of the cross-check points
-
-
-def _pad(arrays: list[np.ndarray], n_paths: int, fill: Any = 0) -> np.ndarray:
-    out = []
-    for a in arrays:
-        pad = [(0, 0)] * (a.ndim - 1) + [(0, n_paths - a.shape[-1])]
-        out.append(np.pad(a, pad, constant_values=fill))
-    return np.stack(out)
 
 
 @dataclass(frozen=True)
@@ -115,7 +108,7 @@ def slot_task(job: SlotJob, pos: np.ndarray, vel: np.ndarray,
             proxy_paths_to_satellite(ps, proxies[r], sat_xyz, job.freq_hz, i, pos, v, vel)
             g, arrival, loss = satellite_direct_gain(scene, pos, u, sat_xyz, job.freq_hz, job.penetration)
             out["sat_gain"][:, r], out["sat_loss"][:, r], out["sat_arrival"][:, r] = g, loss, arrival
-        out["paths"] = _expand_ranks(ps, [r for r, _, _, _ in sats], job.n_rank)
+        out["paths"] = pathset_rows(_expand_ranks(ps, [r for r, _, _, _ in sats], job.n_rank))
         if job.naive_comparison:
             naive = solve(scene, samples_per_src=job.sat_samples, max_depth=job.max_depth,
                           diffraction=job.diffraction, seed=job.seed)
@@ -163,8 +156,6 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     serving = orbits["serving_sat"].values
     n_rank = serving.shape[1]
     polarizations = 2 if str(ue_p.get("polarization", "VH")) in ("VH", "cross") else 1
-    check_path_memory(n_time, n_ue, len(bs_tx) + n_rank, receiver.rows * receiver.cols * polarizations,
-                      bs.array_rows * bs.array_cols)
     x0, y0, x1, y1 = meta["ground_bounds_m"]
     center = ((x0 + x1) / 2, (y0 + y1) / 2)
     z_ue = float(traj.z_m.values.min())  # on terrain the cars' antennas follow the ground: aim at the lowest
@@ -194,98 +185,55 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         vel = np.stack([traj.vel_east_m_s.values[t], traj.vel_north_m_s.values[t], np.zeros(n_ue)], axis=-1)
         return np.concatenate([pos, grid.cell_centre_of(pos)]), np.concatenate([vel, np.zeros_like(vel)])
 
-    t0 = time.perf_counter()
-    bs_sets: list[PathSet] = []
-    sat_sets: list[PathSet | None] = []
-    n_bs = len(bs_tx)
-    n_rx = len(rx_ids)
-    pen_gain = np.zeros((n_time, n_rx, n_bs + n_rank))  # through-wall direct ray, tx antenna included
-    pen_loss = np.full((n_time, n_rx, n_bs + n_rank), np.inf)
-    pen_arrival = np.zeros((n_time, n_rx, n_bs + n_rank, 3))
+    n_bs, n_rx = len(bs_tx), len(rx_ids)
     rx_pos = np.zeros((n_time, n_rx, 3))
     rx_vel = np.zeros((n_time, n_rx, 3))
-    naive_counts = np.zeros((n_time, n_rx, n_rank), np.int32)
-    naive_los = np.zeros((n_time, n_rx, n_rank), bool)
-    set_bs(ue_array)
-    tx_w = bs.tx_weights(scene)  # the panel's weights, in the order of the paths' tx_ant axis
     for t in range(n_time):
         rx_pos[t], rx_vel[t] = ue_state(t)
-    # BS sectors do not move: their candidate rays are shot once for the receivers of every slot (tests
-    # check that batched receivers get the channels they get one by one), in tasks of a few sectors
-    bs_job = BsPathJob(scene_xml=paths.scene_xml.resolve(), freq_hz=freq, tx_array=bs.array_kwargs(), rx_array=ue_array,
-                       rx_positions=rx_pos.reshape(-1, 3), rx_velocities=rx_vel.reshape(-1, 3),
-                       rx_names=tuple(f"{name}#{t}" for t in range(n_time) for name in rx_ids),
-                       rx_orientation=UE_ORIENTATION, samples_per_src=int(number(rp, "bs_samples_per_src", w)),
-                       max_depth=max_depth, diffraction=diffraction, seed=seed)
+    set_bs(ue_array)
+    tx_w = bs.tx_weights(scene)  # the panel's weights, in the order of the paths' tx_ant axis
+    clear_devices(scene)
+    # BS sectors do not move: their candidate rays are shot once for the receivers of a group of slots (tests
+    # check that batched receivers get the channels they get one by one), in tasks of a few sectors; the
+    # group size is a parameter, not the number of workers, so the paths do not depend on the cluster
+    slots_per_task = max(1, int(number(rp, "receivers_per_task", w)) // n_rx)
+    check_path_memory(slots_per_task, n_ue, len(bs_tx) + n_rank, receiver.rows * receiver.cols * polarizations,
+                      bs.array_rows * bs.array_cols)
+    groups = [list(range(g, min(g + slots_per_task, n_time))) for g in range(0, n_time, slots_per_task)]
     slot_job = SlotJob(scene_xml=paths.scene_xml.resolve(), freq_hz=freq, ue_array=ue_array, bs=bs, site_rows=site_rows,
                        penetration=penetration, rx_ids=tuple(rx_ids), n_rank=n_rank, center=center,
                        proxy_distance_m=proxy_d, launch=launch, max_height_m=max_height_m,
                        sat_samples=int(number(rp, "sat_samples_per_src", w)), max_depth=max_depth,
                        diffraction=diffraction, seed=seed, naive_comparison=naive_comparison)
-    slot_calls = []
-    for t in range(n_time):
-        sats = [(r, orbits.direction_enu.values[t, serving[t, r]], orbits.velocity_enu.values[t, serving[t, r]],
-                 float(orbits.slant_range_m.values[t, serving[t, r]])) for r in range(n_rank) if serving[t, r] >= 0]
-        slot_calls.append((slot_task, (slot_job, rx_pos[t], rx_vel[t], sats)))
-    # one cluster for both kinds of task: BS sector batches (every slot's receivers) and satellite slots
-    bs_calls = bs_sector_calls(bs_job, bs_tx)
-    results = run_calls(bs_calls + slot_calls, ComputeConfig.from_params(params), "ray tracing paths")
-    bs_all = concat_transmitters(results[:len(bs_calls)])
-    for t, out in enumerate(results[len(bs_calls):]):
-        bs_sets.append(bs_all.take(slice(t * n_rx, (t + 1) * n_rx)))
-        pen_gain[t, :, :n_bs], pen_loss[t, :, :n_bs], pen_arrival[t, :, :n_bs] = (
-            out["bs_gain"], out["bs_loss"], out["bs_arrival"])
-        pen_gain[t, :, n_bs:], pen_loss[t, :, n_bs:], pen_arrival[t, :, n_bs:] = (
-            out["sat_gain"], out["sat_loss"], out["sat_arrival"])
-        naive_counts[t], naive_los[t] = out["naive_counts"], out["naive_los"]
-        sat_sets.append(out["paths"])
-    t_trace = time.perf_counter() - t0
+    calls: list[tuple[Any, tuple]] = []
+    plan: list[tuple[str, int]] = []  # ("bs", group) or ("slot", t) per call
+    for g, slots in enumerate(groups):
+        bs_job = BsPathJob(scene_xml=paths.scene_xml.resolve(), freq_hz=freq, tx_array=bs.array_kwargs(),
+                           rx_array=ue_array, rx_positions=rx_pos[slots].reshape(-1, 3),
+                           rx_velocities=rx_vel[slots].reshape(-1, 3),
+                           rx_names=tuple(f"{name}#{t}" for t in slots for name in rx_ids),
+                           rx_orientation=UE_ORIENTATION, samples_per_src=int(number(rp, "bs_samples_per_src", w)),
+                           max_depth=max_depth, diffraction=diffraction, seed=seed)
+        for fn, args in bs_sector_calls(bs_job, bs_tx):
+            calls.append((bs_slots_task, (fn, args, n_rx)))
+            plan.append(("bs", g))
+        for t in slots:
+            sats = [(r, orbits.direction_enu.values[t, serving[t, r]], orbits.velocity_enu.values[t, serving[t, r]],
+                     float(orbits.slant_range_m.values[t, serving[t, r]])) for r in range(n_rank) if serving[t, r] >= 0]
+            calls.append((slot_task, (slot_job, rx_pos[t], rx_vel[t], sats)))
+            plan.append(("slot", t))
 
-    n_tx = n_bs + n_rank
-    empty_sat = _empty_like(bs_sets[0], n_rank)
-    sat_sets = [s if s is not None else empty_sat for s in sat_sets]
-    n_paths = max(max(b.valid.shape[-1] for b in bs_sets), max(s.valid.shape[-1] for s in sat_sets), 1)
-    n_rx_ant = bs_sets[0].a.shape[1]
-    n_tx_ant = max(bs_sets[0].a.shape[3], 1)
-
-    def stack(field: str, fill: Any = 0) -> np.ndarray:
-        per_t = []
-        for b, s in zip(bs_sets, sat_sets):
-            fb, fs = getattr(b, field), getattr(s, field)
-            if field == "a":  # (ue, rx_ant, tx, tx_ant, path) -> (ue, tx, rx_ant, tx_ant, path)
-                fb, fs = fb.transpose(0, 2, 1, 3, 4), fs.transpose(0, 2, 1, 3, 4)
-                if fs.shape[3] < n_tx_ant:
-                    fs = np.pad(fs, [(0, 0)] * 3 + [(0, n_tx_ant - fs.shape[3]), (0, 0)])
-            fb = _pad([fb], n_paths, fill)[0]
-            fs = _pad([fs], n_paths, fill)[0]
-            per_t.append(np.concatenate([fb, fs], axis=1))
-        return np.stack(per_t)
-
-    a = stack("a").astype(np.complex64)
     sat_ids = np.where(serving >= 0, serving, -1)
     att = serving_attributes(orbits, ("elevation_deg", "slant_range_m", "range_rate_m_s", "direction_enu"))
-    ds = xr.Dataset(
+    n_rx_ant = receiver.rows * receiver.cols * polarizations
+    n_tx_ant = max(int(np.asarray(tx_w).size), 1)
+    static = xr.Dataset(
         {
-            "a_real": (("time", "ue", "tx", "rx_ant", "tx_ant", "path"), a.real),
-            "a_imag": (("time", "ue", "tx", "rx_ant", "tx_ant", "path"), a.imag),
-            "tau_s": (("time", "ue", "tx", "path"), stack("tau").astype(np.float64)),
-            "theta_t_rad": (("time", "ue", "tx", "path"), stack("theta_t").astype(np.float32)),
-            "phi_t_rad": (("time", "ue", "tx", "path"), stack("phi_t").astype(np.float32)),
-            "theta_r_rad": (("time", "ue", "tx", "path"), stack("theta_r").astype(np.float32)),
-            "phi_r_rad": (("time", "ue", "tx", "path"), stack("phi_r").astype(np.float32)),
-            "doppler_hz": (("time", "ue", "tx", "path"), stack("doppler").astype(np.float32)),
-            "path_valid": (("time", "ue", "tx", "path"), stack("valid", False).astype(np.uint8)),
-            "path_los": (("time", "ue", "tx", "path"), stack("los", False).astype(np.uint8)),
             "sat_index": (("time", "rank"), sat_ids.astype(np.int32)),
             "sat_elevation_deg": (("time", "rank"), att["elevation_deg"]),
             "sat_slant_range_m": (("time", "rank"), att["slant_range_m"]),
             "sat_range_rate_m_s": (("time", "rank"), att["range_rate_m_s"]),
             "sat_direction_enu": (("time", "rank", "enu"), np.nan_to_num(att["direction_enu"])),
-            "naive_num_paths": (("time", "ue", "rank"), naive_counts),
-            "naive_los": (("time", "ue", "rank"), naive_los.astype(np.uint8)),
-            "penetration_gain": (("time", "ue", "tx"), np.where((pen_loss > 0) & np.isfinite(pen_loss), pen_gain, 0.0)),
-            "penetration_loss_db": (("time", "ue", "tx"), np.where(np.isfinite(pen_loss), pen_loss, -1.0)),
-            "direct_arrival_enu": (("time", "ue", "tx", "enu"), pen_arrival),
             "bs_tx_weight_real": (("tx_ant",), tx_w.real), "bs_tx_weight_imag": (("tx_ant",), tx_w.imag),
             "ue_x_m": (("time", "ue"), rx_pos[..., 0]), "ue_y_m": (("time", "ue"), rx_pos[..., 1]),
             "ue_z_m": (("time", "ue"), rx_pos[..., 2]),
@@ -296,25 +244,68 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                 "tx": [n for n, _, _ in bs_tx] + [f"sat{r}" for r in range(n_rank)],
                 "tx_kind": (("tx",), ["bs"] * n_bs + ["sat"] * n_rank), "bs": [n for n, _, _ in bs_tx],
                 "rank": np.arange(n_rank), "rx_ant": np.arange(n_rx_ant), "tx_ant": np.arange(n_tx_ant),
-                "path": np.arange(n_paths), "enu": ["east", "north", "up"]},
+                "enu": ["east", "north", "up"]},
         attrs={"city": city, "freq_hz": freq, "max_depth": max_depth, "diffraction": int(diffraction), "seed": seed,
                "proxy_distance_m": proxy_d, "receiver": receiver.mode,
                "naive_comparison": int(naive_comparison), "ue_spacing_wl": receiver.spacing_wl,
-               "note": "satellite paths at the true slant range, isotropic satellite antenna; "
+               "note": "paths stored by the paths found (pipeline/io/pathstore.py: rows per link, by delay); "
+                       "satellite paths at the true slant range, isotropic satellite antenna; "
                        "receivers with check_point = 1 stand at the radio-map cell centre of each car (cross-check); "
                        "BS and UE element patterns applied by the ray tracer (the UE array's ports in a); "
                        "penetration_gain: the through-wall direct ray of links without line of sight, "
                        "tx antenna included, receive pattern not (penetration_loss_db -1: no finite ray)"},
     )
-    write_netcdf(ds, paths.raypaths_nc)
+    slot_vars = {"penetration_gain": (("time", "ue", "tx"), "f8", {}),
+                 "penetration_loss_db": (("time", "ue", "tx"), "f8", {}),
+                 "direct_arrival_enu": (("time", "ue", "tx", "enu"), "f8", {}),
+                 "naive_num_paths": (("time", "ue", "rank"), "i4", {}),
+                 "naive_los": (("time", "ue", "rank"), "u1", {})}
+    t0 = time.perf_counter()
+    bs_parts: dict[int, list[SlotPaths]] = {}  # slot -> its BS sector batches, until the slot's own task is in
+    max_links_paths = 0
+    with PathStoreWriter(paths.raypaths_nc, static, slot_vars) as writer:
+        for i, result in stream_calls(calls, ComputeConfig.from_params(params), "ray tracing paths"):
+            kind, key = plan[i]
+            if kind == "bs":
+                for t, part in zip(groups[key], result):
+                    bs_parts.setdefault(t, []).append(part)
+                continue
+            t, out = key, result
+            sat = out["paths"] if out["paths"] is not None else SlotPaths.empty(n_rx, n_rank, n_rx_ant)
+            slot = SlotPaths.merge_tx([*bs_parts.pop(t), sat])
+            max_links_paths = max(max_links_paths, int(slot.num_paths.max(initial=0)))
+            pen_gain = np.concatenate([out["bs_gain"], out["sat_gain"]], axis=1)
+            pen_loss = np.concatenate([out["bs_loss"], out["sat_loss"]], axis=1)
+            writer.write_slot(
+                t, slot, penetration_gain=np.where((pen_loss > 0) & np.isfinite(pen_loss), pen_gain, 0.0),
+                penetration_loss_db=np.where(np.isfinite(pen_loss), pen_loss, -1.0),
+                direct_arrival_enu=np.concatenate([out["bs_arrival"], out["sat_arrival"]], axis=1),
+                naive_num_paths=out["naive_counts"], naive_los=out["naive_los"].astype(np.uint8))
+    t_trace = time.perf_counter() - t0
+    n_tx = n_bs + n_rank
     note_timing("raytracer_s", t_trace)
+    note_timing("tasks", LAST_RUN.get("tasks"))
     note_timing("worker_peak_rss_mb", LAST_RUN.get("worker_peak_rss_mb"))
     note_timing("stage_peak_rss_mb", peak_rss_mb())
     write_json(paths.results_dir / "raypaths.json", {"n_receivers": n_rx,
                                                       "n_slots": n_time, "n_transmitters": n_tx})
     print(f"[raypaths] {city}: {n_time} slots x {n_ue} UEs (+ their map-cell centres) x {n_tx} transmitters, "
-          f"up to {n_paths} paths ({LAST_RUN.get('tasks')} tasks), "
+          f"up to {max_links_paths} paths per link ({LAST_RUN.get('tasks')} tasks), "
           f"traced in {t_trace:.1f} s")
+
+
+def bs_slots_task(fn: Any, args: tuple, n_rx: int) -> list[SlotPaths]:
+    """A BS sector task (:func:`pipeline.radio.raypaths.bs_sector_calls`) over a group of slots, its paths cut
+    into one ragged :class:`SlotPaths` per slot of ``n_rx`` receivers (in the worker: only paths travel)."""
+    ps = fn(*args)
+    return [pathset_rows(ps.take(slice(j, j + n_rx))) for j in range(0, ps.valid.shape[0], n_rx)]
+
+
+def pathset_rows(ps: PathSet) -> SlotPaths:
+    """A path-solver result (receivers x transmitters) as ragged rows."""
+    return SlotPaths.from_dense(ps.a.transpose(0, 2, 1, 3, 4), ps.valid, tau_s=ps.tau, theta_t_rad=ps.theta_t,
+                                phi_t_rad=ps.phi_t, theta_r_rad=ps.theta_r, phi_r_rad=ps.phi_r,
+                                doppler_hz=ps.doppler, path_los=ps.los.astype(np.uint8))
 
 
 def _expand_ranks(ps: PathSet, ranks: list[int], n_rank: int) -> PathSet:
