@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pipeline.compute import ComputeConfig, run_tasks
+from pipeline.compute import ComputeConfig, stream_calls
 from pipeline.radio.direct import Penetration
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.radio.tracing import (
@@ -87,12 +87,16 @@ def run_map_tasks(job: MapJob, sites: list[tuple[str, float, float, float]], sat
     """Trace every BS sector and satellite map; returns bs_total, bs_direct (tx, ny, nx) and
     sat_total, sat_direct (n, ny, nx) in the order given (zero gain outside a sector's range)."""
     plan = plan_map_tasks(job, sites, sat_directions, sat_ranges_m)
-    results = run_tasks(run_task, [(job, *t.args) for t in plan], compute, "radio maps")
     shape = job.grid.shape
     n_sectors = len(job.bs.sector_bearings_deg)
-    out = {"bs_total": np.zeros((len(sites) * n_sectors, *shape)), "bs_direct": np.zeros((len(sites) * n_sectors, *shape)),
-           "sat_total": np.zeros((len(sat_directions), *shape)), "sat_direct": np.zeros((len(sat_directions), *shape))}
-    for task, (total, direct) in zip(plan, results):
+    # float32 as stored in radiomaps.nc; each task's window is put in place as it arrives (stream_calls),
+    # so the stage holds the maps plus the windows that finished ahead of a slower earlier task
+    out = {"bs_total": np.zeros((len(sites) * n_sectors, *shape), np.float32),
+           "bs_direct": np.zeros((len(sites) * n_sectors, *shape), np.float32),
+           "sat_total": np.zeros((len(sat_directions), *shape), np.float32),
+           "sat_direct": np.zeros((len(sat_directions), *shape), np.float32)}
+    for i, (total, direct) in stream_calls([(run_task, (job, *t.args)) for t in plan], compute, "radio maps"):
+        task = plan[i]
         rows, cols = task.window
         out[f"{task.kind}_total"][task.index, rows, cols] = total
         out[f"{task.kind}_direct"][task.index, rows, cols] = direct

@@ -28,7 +28,8 @@ from pipeline.radio.channels import CHANNEL_SLOT_VARS, channel_attrs, channel_sl
 from pipeline.radio.cinr import LinkParams, cinr_db
 from pipeline.radio.link import lin_to_db
 from pipeline.radio.tracing import MapGrid
-from pipeline.stages._common import run_stage
+from pipeline.compute import peak_rss_mb
+from pipeline.stages._common import note_timing, run_stage
 from pipeline.stages.heatmaps import beam_target_xyz
 
 
@@ -180,6 +181,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         ue_xy = np.stack([ds.ue_x_m.values[:, k], ds.ue_y_m.values[:, k]], axis=-1)
         plot_route_cinr(paths.figures_dir / "routes" / f"route_cinr_{ue}.png", str(ue), ds.time.values, cinr_bs[:, k],
                         cinr_leo[:, k], heat, buildings, sites, line, ue_xy)
+    note_timing("stage_peak_rss_mb", peak_rss_mb())
     print(f"[channels] path solver at the cars' map cells vs the radio maps (every slot, BS and satellites): median |diff| "
           f"{metrics['route_vs_map_gain_diff_db_median']} dB, p90 {metrics['route_vs_map_gain_diff_db_p90']} dB over "
           f"{diff.size} links (line of sight: {metrics['route_vs_map_los_diff_db_median']} dB over "

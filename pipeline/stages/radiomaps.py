@@ -117,7 +117,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     t_trace = time.perf_counter() - t0
     g_bs, g_bs_direct = maps["bs_total"], maps["bs_direct"]
     bs_names = [name for name, _, _ in bs.sector_transmitters(site_rows)]
-    g_sat = np.zeros((n_time, n_rank, *grid.shape))
+    g_sat = np.zeros((n_time, n_rank, *grid.shape), np.float32)
     g_sat_direct = np.zeros_like(g_sat)
     for i, (t, r) in enumerate(todo):
         g_sat[t, r], g_sat_direct[t, r] = maps["sat_total"][i], maps["sat_direct"][i]
@@ -128,10 +128,10 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     site_idx = {sid: i for i, sid in enumerate(sites.site_id)}
     ds = xr.Dataset(
         {
-            "path_gain_bs": (("bs", "y", "x"), g_bs.astype(np.float32)),
-            "path_gain_sat": (("time", "rank", "y", "x"), g_sat.astype(np.float32)),
-            "path_gain_bs_direct": (("bs", "y", "x"), g_bs_direct.astype(np.float32)),
-            "path_gain_sat_direct": (("time", "rank", "y", "x"), g_sat_direct.astype(np.float32)),
+            "path_gain_bs": (("bs", "y", "x"), g_bs.astype(np.float32, copy=False)),
+            "path_gain_sat": (("time", "rank", "y", "x"), g_sat),
+            "path_gain_bs_direct": (("bs", "y", "x"), g_bs_direct.astype(np.float32, copy=False)),
+            "path_gain_sat_direct": (("time", "rank", "y", "x"), g_sat_direct),
             "serving_sat": (("time", "rank"), serving.astype(np.int32)),
             "sat_elevation_deg": (("time", "rank"), elev),
             "sat_azimuth_deg": (("time", "rank"), azim),
