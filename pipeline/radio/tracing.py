@@ -245,6 +245,16 @@ class BsConfig:
         tilt = self.electrical_downtilt_deg if self.pattern == "tr38901" else 0.0
         return np.exp(1j * 2 * math.pi * z * math.sin(math.radians(tilt))) / math.sqrt(len(z))
 
+    def panel_weights(self) -> np.ndarray:
+        """:meth:`tx_weights` of this panel without a scene."""
+        rt = import_sionna_rt()
+        register_patterns()
+
+        class _Panel:  # the one attribute tx_weights reads
+            tx_array = rt.PlanarArray(**self.array_kwargs())
+
+        return self.tx_weights(_Panel)
+
     def precoding(self, scene):  # noqa: ANN001, ANN201
         """:meth:`tx_weights` as Sionna's ``precoding_vec`` (tr38901 panels with a tilt), or None."""
         if self.pattern != "tr38901" or self.electrical_downtilt_deg == 0.0:

@@ -40,7 +40,7 @@ from pipeline.radio.raypaths import (
     BsPathJob, PathSet, add_receivers, aimed_candidates, bs_sector_calls, check_path_memory, clear_devices,
     proxy_paths_to_satellite, solve)
 from pipeline.radio.receiver import ReceiverModel
-from pipeline.radio.tracing import BsConfig, MapGrid, load_rt_scene, worker_scene
+from pipeline.radio.tracing import BsConfig, MapGrid, worker_scene
 from pipeline.compute import LAST_RUN, ComputeConfig, peak_rss_mb, stream_calls
 from pipeline.runtime import import_sionna_rt
 from pipeline.stages._common import note_timing, run_stage
@@ -121,8 +121,6 @@ def slot_task(job: SlotJob, pos: np.ndarray, vel: np.ndarray,
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
-    rt = import_sionna_rt()
-    import mitsuba as mi  # noqa: PLC0415
 
     city = params["city"]
     rp = section(params, "raypaths")
@@ -142,7 +140,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     sites = gpd.read_file(paths.sites_geojson)
     meta = read_json(paths.scene_dir / "metadata.json")
     bs = BsConfig.from_params(section(params, "bs"))
-    scene = load_rt_scene(paths.scene_xml, freq)
+    if not paths.scene_xml.is_file():
+        raise StinError(f"scene {paths.scene_xml} not found", "run the scene stage first ('dvc repro scene')")
     receiver = ReceiverModel.from_params(ue_p)
     penetration = Penetration.from_params(rtp.get("penetration", {}), freq)
     ue_array = dict(num_rows=receiver.rows, num_cols=receiver.cols, pattern="stin_patch",
@@ -172,13 +171,6 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                             ).on_terrain(terrain_from_area(area))
     rx_ids = ue_ids + [f"{u}{CHECK_SUFFIX}" for u in ue_ids]
 
-    def set_bs(rx_pattern: dict) -> None:
-        clear_devices(scene)
-        scene.tx_array = rt.PlanarArray(**bs.array_kwargs())
-        scene.rx_array = rt.PlanarArray(**rx_pattern)
-        for name, pos, ori in bs_tx:
-            scene.add(rt.Transmitter(name, position=mi.Point3f(*pos), orientation=mi.Point3f(*ori)))
-
     def ue_state(t: int) -> tuple[np.ndarray, np.ndarray]:
         """Positions and velocities of the cars, then of their map-cell centres (standing still)."""
         pos = np.stack([traj.x_m.values[t], traj.y_m.values[t], traj.z_m.values[t]], axis=-1)
@@ -190,9 +182,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     rx_vel = np.zeros((n_time, n_rx, 3))
     for t in range(n_time):
         rx_pos[t], rx_vel[t] = ue_state(t)
-    set_bs(ue_array)
-    tx_w = bs.tx_weights(scene)  # the panel's weights, in the order of the paths' tx_ant axis
-    clear_devices(scene)
+    # the panel's weights, in the order of the paths' tx_ant axis; no scene is loaded in this process: every
+    # ray is traced in tasks, so the in-process (serial) run and a cluster's workers start from the same state
+    tx_w = bs.panel_weights()
     # BS sectors do not move: their candidate rays are shot once for the receivers of a group of slots (tests
     # check that batched receivers get the channels they get one by one), in tasks of a few sectors; the
     # group size is a parameter, not the number of workers, so the paths do not depend on the cluster
