@@ -84,6 +84,33 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Any]:
         client.close()
 
 
+def slurm_cluster(jobs: int = 0, *, memory: str = "4GB", walltime: str = "02:00:00", gpu: bool = False,
+                  project_dir: str | None = None, **jobqueue_kwargs: Any):  # noqa: ANN201
+    """A dask-jobqueue ``SLURMCluster`` whose workers suit these tasks: one process of one thread per job
+    (one core; a task's Dr.Jit runs on one thread), ``memory`` each, started in ``project_dir`` (the scene
+    paths are the project's), and with ``gpu`` one GPU per job (``--gres=gpu:1``), the worker resource
+    ``GPU=1`` the tasks claim (``compute.gpu_per_task: 1``) and Dr.Jit's CUDA variant in the environment.
+    ``jobs`` > 0 submits that many jobs at once. Point ``compute.scheduler`` at ``cluster.scheduler_address``.
+    Needs ``pip install dask-jobqueue`` (an optional dependency: the ``cluster`` extra)."""
+    import os  # noqa: PLC0415
+
+    from dask_jobqueue import SLURMCluster  # noqa: PLC0415
+
+    prologue = [f"cd {project_dir or os.getcwd()}"]
+    extra = list(jobqueue_kwargs.pop("worker_extra_args", []))
+    job_extra = list(jobqueue_kwargs.pop("job_extra_directives", []))
+    if gpu:
+        prologue.append("export STIN_RT_VARIANT=cuda_ad_mono_polarized")
+        extra += ["--resources", "GPU=1"]
+        job_extra.append("--gres=gpu:1")
+    cluster = SLURMCluster(cores=1, processes=1, memory=memory, walltime=walltime,
+                           job_script_prologue=prologue + list(jobqueue_kwargs.pop("job_script_prologue", [])),
+                           worker_extra_args=extra, job_extra_directives=job_extra, **jobqueue_kwargs)
+    if jobs:
+        cluster.scale(jobs=jobs)
+    return cluster
+
+
 LAST_RUN: dict[str, float] = {}  # tasks and the workers' peak memory of the last run_tasks call (benchmarks)
 
 

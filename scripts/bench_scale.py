@@ -5,7 +5,8 @@ For each size a fresh project gets a `stin synth-city` (ITU-R P.1410 urban stati
 Dask engine of params.yaml (`compute`), and prints time per km^2 and per cell, the tasks, the share of
 the stage spent inside the ray tracer and the peak memory of a worker and of the stage's own process.
 
-    .venv/bin/python scripts/bench_scale.py [--sizes-km2 2 8 16] [--slots 2] [--helsinki]
+    .venv/bin/python scripts/bench_scale.py [--sizes-km2 2 8 16] [--slots 2] [--helsinki] [--keep DIR]
+                                            [--bs-max-range-m M]
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def project(root: Path, city: str, slots: int) -> None:
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def measure(root: Path, city: str) -> dict:
-    for stage in STAGES:
+def measure(root: Path, city: str, stages: tuple[str, ...] = STAGES) -> dict:
+    for stage in stages:
         wall = run([sys.executable, "-m", f"pipeline.stages.{stage}"], root)
     timings = json.loads((root / "results" / city / "timings.json").read_text())
     rm = json.loads((root / "results" / city / "radiomaps.json").read_text())
@@ -69,18 +70,30 @@ def main() -> None:
     ap.add_argument("--sizes-km2", type=float, nargs="+", default=[2.0, 8.0, 16.0])
     ap.add_argument("--slots", type=int, default=2, help="satellite slots (orbits.n_slots)")
     ap.add_argument("--helsinki", action="store_true", help="also the embedded default")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="keep the projects in this folder and reuse them when there (only radiomaps is rerun)")
+    ap.add_argument("--bs-max-range-m", type=float, default=None, help="override raytracing.bs_max_range_m")
     args = ap.parse_args()
     rows = []
-    cases = [(f"scale{i}", a) for i, a in enumerate(args.sizes_km2)] + ([("helsinki", None)] if args.helsinki else [])
+    cases = [(f"scale{a:g}", a) for a in args.sizes_km2] + ([("helsinki", None)] if args.helsinki else [])
     for city, area_km2 in cases:
         with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            project(root, city, args.slots)
-            if area_km2 is not None:
-                side = math.sqrt(area_km2)
-                run([str(Path(sys.executable).parent / "stin"), "synth-city", city, "--size-km", f"{side:.3f}",
-                     "--segments", str(max(1, round(side / SEGMENT_KM))), "--routes", "2"], root)
-            rows.append({"city": city, **measure(root, city)})
+            root = (args.keep / city) if args.keep else Path(tmp)
+            ready = (root / "data" / city / "orbits.nc").is_file()
+            if not ready:
+                root.mkdir(parents=True, exist_ok=True)
+                project(root, city, args.slots)
+                if area_km2 is not None:
+                    side = math.sqrt(area_km2)
+                    run([str(Path(sys.executable).parent / "stin"), "synth-city", city, "--size-km", f"{side:.3f}",
+                         "--segments", str(max(1, round(side / SEGMENT_KM))), "--routes", "2"], root)
+            shutil.rmtree(root / "pipeline")
+            shutil.copytree(REPO / "pipeline", root / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+            params = yaml.safe_load((root / "params.yaml").read_text())
+            if args.bs_max_range_m is not None:
+                params["raytracing"]["bs_max_range_m"] = args.bs_max_range_m
+            (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+            rows.append({"city": city, **measure(root, city, ("radiomaps",) if ready else STAGES)})
             r = rows[-1]
             print(f"{city}: {r}", flush=True)
     print()

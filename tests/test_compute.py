@@ -83,3 +83,26 @@ def test_no_scheduler_at_the_address_is_one_clear_error():
     address = f"tcp://127.0.0.1:{_free_port()}"
     with pytest.raises(StinError, match=r"no Dask scheduler answers at tcp://127.0.0.1:\d+"):
         run_tasks(_square_and_pid, [(1,)], ComputeConfig(scheduler=address), "squares")
+
+
+def test_slurm_recipe_writes_one_core_jobs_and_gpu_jobs_claim_a_gpu(tmp_path):
+    """The README's SLURM recipe (pipeline.compute.slurm_cluster) without SLURM: its sbatch script starts one
+    single-threaded worker per job in the project folder; the GPU form asks SLURM for a GPU, gives the worker
+    the GPU resource the tasks claim and selects Dr.Jit's CUDA variant."""
+    pytest.importorskip("dask_jobqueue")
+    from pipeline.compute import slurm_cluster
+
+    cpu = slurm_cluster(memory="4GB", project_dir=str(tmp_path), scheduler_options={"dashboard_address": None})
+    try:
+        script = cpu.job_script()
+    finally:
+        cpu.close()
+    assert "--nthreads 1" in script and f"cd {tmp_path}" in script and "--mem=" in script
+    assert "GPU=1" not in script and "gres" not in script
+    gpu = slurm_cluster(gpu=True, project_dir=str(tmp_path), scheduler_options={"dashboard_address": None})
+    try:
+        script = gpu.job_script()
+    finally:
+        gpu.close()
+    assert "--gres=gpu:1" in script and "--resources GPU=1" in script
+    assert "STIN_RT_VARIANT=cuda_ad_mono_polarized" in script
