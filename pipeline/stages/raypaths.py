@@ -1,13 +1,16 @@
 """DVC stage ``raypaths``: ray-traced paths from every BS sector and serving satellite to
 every UE at every slot (Sionna PathSolver) -> data/<city>/raypaths.nc.
 
-Per slot, one solver call for the BS sectors (their pattern, the UE rooftop array, car
-velocities for Doppler) and one for the serving satellites as far-field proxies (rays
-aimed at the map, satellite velocity on the proxy for Doppler, paths moved to the true
-slant range, departure direction and Doppler). The direct ray of every link that has no
-line of sight is evaluated through walls (pipeline.radio.direct: the paper's N2 ray set)
-and stored beside the paths. Optionally the satellites are also traced as ordinary
-transmitters at the proxy (the naive approach) for comparison.
+Tasks on the Dask engine (pipeline/compute.py): BS sectors in batches of 6 over the receivers
+of a group of slots (``raypaths.receivers_per_task``: BS sectors do not move, so their candidate
+rays serve many slots), and one task per slot for the serving satellites as far-field proxies
+(rays aimed at the map, satellite velocity on the proxy for Doppler, paths moved to the true
+slant range, departure direction and Doppler). The direct ray of every link that has no line of
+sight is evaluated through walls (pipeline.radio.direct: the paper's N2 ray set) and stored
+beside the paths. Optionally the satellites are also traced as ordinary transmitters at the
+proxy (the naive approach) for comparison. Results stream back in task order and are written
+slot by slot as ragged rows, one row per path found (pipeline/io/pathstore.py), so memory
+holds one slot whatever the number of cars and slots.
 No power, bandwidth or noise is used here: the ``channels`` stage adds them.
 """
 
@@ -121,7 +124,6 @@ def slot_task(job: SlotJob, pos: np.ndarray, vel: np.ndarray,
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
-
     city = params["city"]
     rp = section(params, "raypaths")
     w = "params.yaml raypaths"
