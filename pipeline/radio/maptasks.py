@@ -61,7 +61,7 @@ def run_task(job: MapJob, kind: str, payload: Any, window: tuple[slice, slice] |
              samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One task -> (total, direct) path gains over ``window`` of the grid (None: all of it): kind 'bs' with a
     list of sites, 'sat' with (direction, range) and its ``samples`` (default ``job.sat_samples``)."""
-    scene = worker_scene(job.scene_xml, job.freq_hz)
+    scene = worker_scene(job.scene_xml, job.freq_hz, "maps")
     grid = job.grid if window is None else job.grid.window(*window)
     with deterministic_threads():
         if kind == "bs":

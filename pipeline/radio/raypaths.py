@@ -165,7 +165,7 @@ def _bs_task(job: BsPathJob, transmitters: list[tuple[str, Any, Any]]) -> PathSe
     import mitsuba as mi  # noqa: PLC0415
 
     rt = import_sionna_rt()
-    scene = worker_scene(job.scene_xml, job.freq_hz)
+    scene = worker_scene(job.scene_xml, job.freq_hz, "paths")
     clear_devices(scene)
     scene.tx_array = rt.PlanarArray(**job.tx_array)
     scene.rx_array = rt.PlanarArray(**job.rx_array)

@@ -83,7 +83,7 @@ def slot_task(job: SlotJob, pos: np.ndarray, vel: np.ndarray,
     import mitsuba as mi  # noqa: PLC0415
 
     rt = import_sionna_rt()
-    scene = worker_scene(job.scene_xml, job.freq_hz)
+    scene = worker_scene(job.scene_xml, job.freq_hz, "paths")
     n_rx = len(pos)
     out: dict[str, Any] = {"paths": None, "sat_gain": np.zeros((n_rx, job.n_rank)),
                            "sat_loss": np.full((n_rx, job.n_rank), np.inf), "sat_arrival": np.zeros((n_rx, job.n_rank, 3)),
