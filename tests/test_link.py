@@ -111,3 +111,37 @@ def test_slot_without_satellite_is_finite_not_nan():
     heat = compute_cinr(two, link, np.zeros(3))
     assert np.isfinite(heat.cinr_bs_db.values).all() and np.isfinite(heat.cinr_leo_db.values).all()
     assert float(heat.cinr_leo_db[1, 0, 0]) < -100  # no satellite: the gain floor, not NaN
+
+
+def test_cinr_in_blocks_of_rows_equals_one_call(monkeypatch, tmp_path):
+    """The heatmaps stage reads the radio maps block of rows by block of rows (memory: one block of every
+    sector's map): the CINR is the one-call CINR cell for cell, including the satellite's off-axis angle,
+    which is measured from the whole map's centre, not the block's."""
+    from pipeline.radio import cinr
+
+    rng = np.random.default_rng(0)
+    ny, nx, n_bs = 7, 5, 3
+    rm = xr.Dataset(
+        {"path_gain_bs": (("bs", "y", "x"), rng.uniform(1e-12, 1e-8, (n_bs, ny, nx))),
+         "path_gain_sat": (("time", "rank", "y", "x"), rng.uniform(1e-17, 1e-15, (2, 1, ny, nx))),
+         "serving_sat": (("time", "rank"), np.array([[0], [3]])),
+         "sat_elevation_deg": (("time", "rank"), np.array([[60.0], [35.0]])),
+         "sat_slant_range_m": (("time", "rank"), np.array([[680e3], [1050e3]])),
+         "sat_direction_enu": (("time", "rank", "enu"), np.array([[[0.0, 0.5, 0.866]], [[0.57, 0.0, 0.82]]])),
+         "outdoor": (("y", "x"), (rng.random((ny, nx)) > 0.2).astype(np.uint8)),
+         "bs_x_m": (("bs",), [0.0, 0.0, 0.0]), "bs_y_m": (("bs",), [0.0, 0.0, 0.0]), "bs_z_m": (("bs",), [30.0] * 3)},
+        coords={"x": np.arange(nx) * 400.0, "y": np.arange(ny) * 400.0,
+                "time": [np.datetime64("2026-01-01T12:00"), np.datetime64("2026-01-01T12:01")],
+                "bs": ["a-s0", "a-s1", "a-s2"], "lon": (("y", "x"), np.zeros((ny, nx))),
+                "lat": (("y", "x"), np.zeros((ny, nx)))},
+        attrs={"freq_hz": 3.5e9, "rx_height_m": 1.5})
+    link = LinkParams.from_params(LINK, UE, 3.5e9)
+    target = np.array([300.0, 900.0, 0.0])
+    whole = compute_cinr(rm, link, target)
+    rm.to_netcdf(tmp_path / "rm.nc")
+    monkeypatch.setattr(cinr, "CINR_BLOCK_VALUES", 2 * n_bs * nx)  # blocks of 2 rows: 4 blocks
+    with xr.open_dataset(tmp_path / "rm.nc") as lazy:
+        blocked = cinr.compute_cinr_blocked(lazy, link, target)
+    for v in whole.data_vars:
+        np.testing.assert_allclose(blocked[v].values, whole[v].values, rtol=1e-6, err_msg=v)
+    assert blocked.sizes == whole.sizes

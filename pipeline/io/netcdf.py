@@ -47,3 +47,50 @@ def read_netcdf(path: str | os.PathLike) -> xr.Dataset:
     """Open a NetCDF file fully into memory (the file handle is closed afterwards)."""
     with xr.open_dataset(path, engine="netcdf4") as ds:
         return ds.load()
+
+
+class StreamedNetcdf:
+    """A NetCDF file written piece by piece: ``static`` (coordinates and small variables, by xarray) first,
+    then large variables created with :meth:`create` and filled window by window with :meth:`write`
+    (zlib, chunked), so no process holds them whole; renamed into place only on a clean exit.
+
+    >>> with StreamedNetcdf(path, static) as nc:
+    ...     nc.create("path_gain_bs", ("bs", "y", "x"), "f4", chunks=(1, 256, 256))
+    ...     nc.write("path_gain_bs", (slice(0, 3), slice(0, 100), slice(0, 80)), window)
+    """
+
+    def __init__(self, path: str | os.PathLike, static: xr.Dataset, *, compress_level: int = 4):
+        self.path = Path(path)
+        self.static = static
+        self.level = compress_level
+        self._atomic = None
+        self._nc = None
+
+    def __enter__(self) -> "StreamedNetcdf":
+        import netCDF4  # noqa: PLC0415
+
+        require_documented_nans(self.static, self.path)
+        self._atomic = atomic_path(self.path)
+        tmp = self._atomic.__enter__()
+        enc = {n: {"zlib": True, "complevel": self.level} for n, v in self.static.data_vars.items()
+               if v.dtype.kind in "fiub"}
+        self.static.to_netcdf(tmp, engine="netcdf4", encoding=enc)
+        self._nc = netCDF4.Dataset(tmp, "a")
+        return self
+
+    def create(self, name: str, dims: tuple[str, ...], kind: str, chunks: tuple[int, ...],
+               attrs: dict | None = None) -> None:
+        sizes = [self._nc.dimensions[d].size for d in dims]
+        v = self._nc.createVariable(name, kind, dims, zlib=True, complevel=self.level,
+                                    chunksizes=tuple(max(1, min(c, n)) for c, n in zip(chunks, sizes)))
+        for k, val in (attrs or {}).items():
+            v.setncattr(k, val)
+
+    def write(self, name: str, index: tuple, values: np.ndarray) -> None:
+        self._nc[name][index] = values
+
+    def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+        if self._nc is not None:
+            self._nc.close()
+        self._atomic.__exit__(exc_type, exc, tb)
+        return False

@@ -169,15 +169,22 @@ def satellite_budget_db(off_axis_rad: np.ndarray, elevation_deg: float, link: Li
     return gain_db
 
 
-def satellite_link_gain(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz: np.ndarray) -> np.ndarray:
+def map_center_xyz(radiomaps: xr.Dataset) -> np.ndarray:
+    """The map centre (x, y, 0) in the local frame: the point the satellites' slant ranges are measured to."""
+    return np.array([float(radiomaps.x.mean()), float(radiomaps.y.mean()), 0.0])
+
+
+def satellite_link_gain(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz: np.ndarray,
+                        center_xyz: np.ndarray | None = None) -> np.ndarray:
     """Linear gain (time, rank, y, x) of each serving satellite: path gain x Bessel x NTN losses.
 
-    Zero where a rank has no satellite.
+    Zero where a rank has no satellite. ``center_xyz``: the whole map's centre when ``radiomaps`` is a
+    block of it (default: the centre of ``radiomaps``).
     """
     freq = float(radiomaps.attrs["freq_hz"])
     xx, yy = np.meshgrid(radiomaps.x.values, radiomaps.y.values)
     cells = np.stack([xx, yy, np.full_like(xx, radiomaps.attrs["rx_height_m"])], axis=-1)
-    center = np.array([float(radiomaps.x.mean()), float(radiomaps.y.mean()), 0.0])
+    center = map_center_xyz(radiomaps) if center_xyz is None else np.asarray(center_xyz, float)
     g = radiomaps["path_gain_sat"].values.astype(float)
     out = np.zeros_like(g)
     serving = radiomaps["serving_sat"].values
@@ -191,8 +198,10 @@ def satellite_link_gain(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz
     return out
 
 
-def compute_cinr(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz: np.ndarray) -> xr.Dataset:
-    """CINR maps of both networks per slot (see module docstring)."""
+def compute_cinr(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz: np.ndarray,
+                 center_xyz: np.ndarray | None = None) -> xr.Dataset:
+    """CINR maps of both networks per slot (see module docstring); ``center_xyz`` as in
+    :func:`satellite_link_gain` (a block of a map: :func:`compute_cinr_blocked`)."""
     serving = radiomaps["serving_sat"].values
     if (serving < 0).all():
         raise StinError("no serving satellite in any slot of the radio maps",
@@ -201,7 +210,7 @@ def compute_cinr(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz: np.nd
         raise StinError(f"the radio maps were traced for receiver {radiomaps.attrs.get('receiver')!r}, "
                         f"params.yaml ue.receiver is {link.receiver.mode!r}", "rerun 'dvc repro' (radiomaps)")
     g_bs = np.maximum(radiomaps["path_gain_bs"].values.astype(float), link.gain_floor)  # (bs, y, x)
-    g_sat = satellite_link_gain(radiomaps, link, beam_target_xyz)  # (time, rank, y, x), 0 where absent
+    g_sat = satellite_link_gain(radiomaps, link, beam_target_xyz, center_xyz)  # (time, rank, y, x), 0 where absent
     gb = np.moveaxis(g_bs, 0, -1)  # (y, x, bs)
     per_slot = [cinr_db(gb, np.moveaxis(g_sat[t], 0, -1), link) for t in range(g_sat.shape[0])]  # slot by slot
     c = {k: np.stack([p[k] for p in per_slot]) for k in per_slot[0]}
@@ -231,3 +240,19 @@ def compute_cinr(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz: np.nd
         ds[v].attrs.update(units="dB", grid_mapping="spatial_ref",
                            nan_meaning="cell inside a building (no outdoor receiver; see 'outdoor')")
     return ds
+
+
+CINR_BLOCK_VALUES = 2**23  # BS path gains per block of rows (~64 MB as float64; project choice)
+
+
+def compute_cinr_blocked(radiomaps: xr.Dataset, link: LinkParams, beam_target_xyz: np.ndarray) -> xr.Dataset:
+    """:func:`compute_cinr` of a (lazily opened) radio-map file, block of rows by block of rows, so memory
+    holds one block of the sectors' maps (sectors x rows x columns) plus the CINR maps, never every
+    sector's whole map. Cells do not interact: the blocks give the values of one call."""
+    n_bs, nx, ny = radiomaps.sizes["bs"], radiomaps.sizes["x"], radiomaps.sizes["y"]
+    rows = max(1, CINR_BLOCK_VALUES // max(1, n_bs * nx))
+    center = map_center_xyz(radiomaps)
+    blocks = [compute_cinr(radiomaps.isel(y=slice(i, i + rows)).load(), link, beam_target_xyz, center)
+              for i in range(0, ny, rows)]
+    return blocks[0] if len(blocks) == 1 else xr.concat(blocks, dim="y", data_vars="minimal", coords="minimal",
+                                                         compat="override", join="override", combine_attrs="override")

@@ -16,6 +16,7 @@ a local cluster by default, or an existing scheduler); each worker loads the sce
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,23 +84,27 @@ def run_task(job: MapJob, kind: str, payload: Any, window: tuple[slice, slice] |
 
 
 def run_map_tasks(job: MapJob, sites: list[tuple[str, float, float, float]], sat_directions: np.ndarray,
-                  sat_ranges_m: np.ndarray, compute: ComputeConfig) -> dict[str, np.ndarray]:
-    """Trace every BS sector and satellite map; returns bs_total, bs_direct (tx, ny, nx) and
-    sat_total, sat_direct (n, ny, nx) in the order given (zero gain outside a sector's range)."""
+                  sat_ranges_m: np.ndarray, compute: ComputeConfig,
+                  sink: Callable[[PlannedTask, np.ndarray, np.ndarray], None] | None = None) -> dict[str, np.ndarray]:
+    """Trace every BS sector and satellite map. With ``sink``, each task's (total, direct) window is handed to
+    ``sink(task, total, direct)`` as it arrives (in plan order) and nothing is kept; without, returns bs_total,
+    bs_direct (tx, ny, nx) and sat_total, sat_direct (n, ny, nx) in the order given (float32, zero gain
+    outside a sector's range)."""
     plan = plan_map_tasks(job, sites, sat_directions, sat_ranges_m)
-    shape = job.grid.shape
-    n_sectors = len(job.bs.sector_bearings_deg)
-    # float32 as stored in radiomaps.nc; each task's window is put in place as it arrives (stream_calls),
-    # so the stage holds the maps plus the windows that finished ahead of a slower earlier task
-    out = {"bs_total": np.zeros((len(sites) * n_sectors, *shape), np.float32),
-           "bs_direct": np.zeros((len(sites) * n_sectors, *shape), np.float32),
-           "sat_total": np.zeros((len(sat_directions), *shape), np.float32),
-           "sat_direct": np.zeros((len(sat_directions), *shape), np.float32)}
+    out: dict[str, np.ndarray] = {}
+    if sink is None:
+        shape = job.grid.shape
+        n_bs = len(sites) * len(job.bs.sector_bearings_deg)
+        out = {f"{kind}_{part}": np.zeros((n, *shape), np.float32) for kind, n in (("bs", n_bs), ("sat", len(sat_directions)))
+               for part in ("total", "direct")}
+
+        def sink(task: PlannedTask, total: np.ndarray, direct: np.ndarray) -> None:
+            rows, cols = task.window
+            out[f"{task.kind}_total"][task.index, rows, cols] = total
+            out[f"{task.kind}_direct"][task.index, rows, cols] = direct
+
     for i, (total, direct) in stream_calls([(run_task, (job, *t.args)) for t in plan], compute, "radio maps"):
-        task = plan[i]
-        rows, cols = task.window
-        out[f"{task.kind}_total"][task.index, rows, cols] = total
-        out[f"{task.kind}_direct"][task.index, rows, cols] = direct
+        sink(plan[i], total, direct)
     return out
 
 

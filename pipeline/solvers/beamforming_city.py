@@ -201,7 +201,7 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
     # BS -> ES from the ray-traced radio map cell of the ES
     ix = int(np.abs(radiomaps.x.values - es_xyz[0]).argmin())
     iy = int(np.abs(radiomaps.y.values - es_xyz[1]).argmin())
-    g_map = float(radiomaps["path_gain_bs"].values[rm_i, iy, ix])
+    g_map = float(radiomaps["path_gain_bs"][rm_i, iy, ix].values)
     g_map = g_map if g_map > link.gain_floor else 0.0  # no traced path into the ES cell
     to_es = (es_xyz - site) / max(float(np.linalg.norm(es_xyz - site)), 1.0)
     # the maps weigh every ray by the car's receive pattern; the ES is no car: take the pattern out

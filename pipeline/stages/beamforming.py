@@ -20,13 +20,13 @@ import warnings
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from pipeline.config import number, numbers, section
 from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io import load_channels
 from pipeline.io.atomic import atomic_dir, write_json
-from pipeline.io.netcdf import read_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.radio.cinr import LinkParams
 from pipeline.radio.tracing import BsConfig
@@ -278,7 +278,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
 
     # ---- the ray-traced city: sector, users, admission (PA1 phase 1 on growing user sets)
     ch = load_channels(paths.channels_nc).load()
-    rm = read_netcdf(paths.radiomaps_nc)
+    rm = xr.open_dataset(paths.radiomaps_nc, engine="netcdf4")  # lazy: one cell of one map is read
     link = LinkParams.from_params(section(params, "link"), section(params, "ue"),
                                  number(section(params, "radio"), "freq_hz", "params.yaml radio"))
     bs = BsConfig.from_params(section(params, "bs"))

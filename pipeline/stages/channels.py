@@ -58,11 +58,14 @@ def route_vs_map(channels, radiomaps, heat, floor_db: float = -200.0) -> dict[st
     g_ch = channels["gain_db"].values.astype(float)  # (time, ue, tx)
     los = channels["los"].values.astype(bool)
     n_bs = int((kinds == "bs").sum())
-    m_bs = radiomaps["path_gain_bs"].values[:, iy, ix]  # (bs, time, ue)
-    d_bs = radiomaps["path_gain_bs_direct"].values[:, iy, ix]
-    t_idx = np.arange(channels.sizes["time"])[:, None]
-    m_sat = np.moveaxis(radiomaps["path_gain_sat"].values[t_idx, :, iy, ix], -1, 2)  # (time, ue, rank)
-    d_sat = np.moveaxis(radiomaps["path_gain_sat_direct"].values[t_idx, :, iy, ix], -1, 2)
+    # one sector's (one satellite map's) cells at a time: the radio maps may be opened lazily
+    m_bs = np.stack([radiomaps["path_gain_bs"][b].values[iy, ix] for b in range(radiomaps.sizes["bs"])])  # (bs, time, ue)
+    d_bs = np.stack([radiomaps["path_gain_bs_direct"][b].values[iy, ix] for b in range(radiomaps.sizes["bs"])])
+    n_time, n_rank = channels.sizes["time"], radiomaps.sizes["rank"]
+    m_sat = np.array([[radiomaps["path_gain_sat"][t, r].values[iy[t], ix[t]] for r in range(n_rank)]
+                      for t in range(n_time)]).transpose(0, 2, 1)  # (time, ue, rank)
+    d_sat = np.array([[radiomaps["path_gain_sat_direct"][t, r].values[iy[t], ix[t]] for r in range(n_rank)]
+                      for t in range(n_time)]).transpose(0, 2, 1)
     g_map = np.concatenate([np.moveaxis(m_bs, 0, -1), m_sat], axis=-1).astype(float)
     direct = np.concatenate([np.moveaxis(d_bs, 0, -1), d_sat], axis=-1).astype(float)
     sat_budget = np.nan_to_num(channels["sat_antenna_gain_db"].values.astype(float))
@@ -93,7 +96,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     for f in (paths.raypaths_nc, paths.radiomaps_nc, paths.heatmaps_nc):
         if not f.is_file():
             raise StinError(f"{f} not found", "run the earlier stages first ('dvc repro')")
-    radiomaps = read_netcdf(paths.radiomaps_nc)
+    radiomaps = xr.open_dataset(paths.radiomaps_nc, engine="netcdf4")  # lazy: the maps are read per sector
     link = LinkParams.from_params(section(params, "link"), section(params, "ue"),
                                  number(section(params, "radio"), "freq_hz", "params.yaml radio"))
     frame = LocalFrame(radiomaps.attrs["frame_lat0_deg"], radiomaps.attrs["frame_lon0_deg"])

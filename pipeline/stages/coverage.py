@@ -15,6 +15,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import xarray as xr
 
 from pipeline.config import number, section
 from pipeline.errors import StinError
@@ -90,7 +91,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     # 1. empirical coverage of the city (street cells, every slot), and along the routes
     t0 = time.perf_counter()
     heat = read_netcdf(paths.heatmaps_nc)
-    radio = read_netcdf(paths.radiomaps_nc)
+    radio = xr.open_dataset(paths.radiomaps_nc, engine="netcdf4")  # lazy: only the sites' coordinates are read
     city = heatmap_coverage(heat, thr_all, rates)
     routes = None
     if paths.channels_nc.is_file():

@@ -13,6 +13,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import xarray as xr
 
 from pipeline.config import number, section
 from pipeline.errors import StinError
@@ -20,10 +21,10 @@ from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import write_json
 from pipeline.io.figures import plot_cinr_maps
 from pipeline.io.invariants import require_finite
-from pipeline.io.netcdf import read_netcdf, write_netcdf
+from pipeline.io.netcdf import write_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.io.rasters import write_geotiff
-from pipeline.radio.cinr import LinkParams, compute_cinr
+from pipeline.radio.cinr import LinkParams, compute_cinr_blocked
 from pipeline.stages._common import run_stage
 
 
@@ -48,11 +49,11 @@ def beam_target_xyz(target: Any, radiomaps, frame: LocalFrame) -> np.ndarray:  #
 def build(params: dict[str, Any], paths: CityPaths) -> None:
     if not paths.radiomaps_nc.is_file():
         raise StinError(f"{paths.radiomaps_nc} not found", "run the radiomaps stage first ('dvc repro')")
-    radiomaps = read_netcdf(paths.radiomaps_nc)
     link = LinkParams.from_params(section(params, "link"), section(params, "ue"),
                                  number(section(params, "radio"), "freq_hz", "params.yaml radio"))
-    frame = LocalFrame(radiomaps.attrs["frame_lat0_deg"], radiomaps.attrs["frame_lon0_deg"])
-    heat = compute_cinr(radiomaps, link, beam_target_xyz(link.sat_beam_target, radiomaps, frame))
+    with xr.open_dataset(paths.radiomaps_nc, engine="netcdf4") as radiomaps:  # lazy: read block by block
+        frame = LocalFrame(radiomaps.attrs["frame_lat0_deg"], radiomaps.attrs["frame_lon0_deg"])
+        heat = compute_cinr_blocked(radiomaps, link, beam_target_xyz(link.sat_beam_target, radiomaps, frame))
     heat["spatial_ref"] = ((), 0, {"crs_wkt": frame.crs.to_wkt(), "spatial_ref": frame.proj4})
     require_finite(heat, ("cinr_bs_db", "cinr_leo_db"), "heatmaps", where=heat["outdoor"].values.astype(bool))
     write_netcdf(heat, paths.heatmaps_nc)

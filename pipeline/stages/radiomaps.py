@@ -26,7 +26,7 @@ from pipeline.geometry.footprints import bbox_local_box
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import read_json, write_json
 from pipeline.io.invariants import require_finite
-from pipeline.io.netcdf import read_netcdf, write_netcdf
+from pipeline.io.netcdf import StreamedNetcdf, read_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.orbits.window import serving_attributes
 from pipeline.radio.direct import Penetration
@@ -49,6 +49,13 @@ def top_of_buildings_m(buildings: gpd.GeoDataFrame) -> float:
     if len(buildings) == 0:
         return 0.0
     return float((buildings["height_m"] + buildings.get("ground_z_m", 0.0)).max())
+
+
+def outside(rows: slice, cols: slice, ny: int, nx: int) -> list[tuple[slice, slice]]:
+    """The rectangles of an (ny, nx) grid outside the window (rows, cols): above, below, left, right."""
+    parts = [(slice(0, rows.start), slice(0, nx)), (slice(rows.stop, ny), slice(0, nx)),
+             (rows, slice(0, cols.start)), (rows, slice(cols.stop, nx))]
+    return [(r, c) for r, c in parts if r.stop > r.start and c.stop > c.start]
 
 
 def map_job(params: dict[str, Any], paths: CityPaths, grid: MapGrid, buildings: gpd.GeoDataFrame) -> MapJob:
@@ -111,27 +118,13 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     todo = [(t, r) for t in range(n_time) for r in range(n_rank) if serving[t, r] >= 0]
     receiver = ReceiverModel.from_params(section(params, "ue"))
     job = map_job(params, paths, grid, buildings)
-    t0 = time.perf_counter()
-    maps = run_map_tasks(job, site_rows, np.array([dirs[t, r] for t, r in todo]).reshape(-1, 3),
-                         np.array([rng[t, r] for t, r in todo]), ComputeConfig.from_params(params))
-    t_trace = time.perf_counter() - t0
-    g_bs, g_bs_direct = maps["bs_total"], maps["bs_direct"]
     bs_names = [name for name, _, _ in bs.sector_transmitters(site_rows)]
-    g_sat = np.zeros((n_time, n_rank, *grid.shape), np.float32)
-    g_sat_direct = np.zeros_like(g_sat)
-    for i, (t, r) in enumerate(todo):
-        g_sat[t, r], g_sat_direct[t, r] = maps["sat_total"][i], maps["sat_direct"][i]
-
     xx, yy = np.meshgrid(grid.x_m, grid.y_m)
     lon, lat = frame.to_wgs84(xx, yy)
     site_of = [n.rsplit("-s", 1)[0] for n in bs_names]
     site_idx = {sid: i for i, sid in enumerate(sites.site_id)}
-    ds = xr.Dataset(
+    static = xr.Dataset(
         {
-            "path_gain_bs": (("bs", "y", "x"), g_bs.astype(np.float32, copy=False)),
-            "path_gain_sat": (("time", "rank", "y", "x"), g_sat),
-            "path_gain_bs_direct": (("bs", "y", "x"), g_bs_direct.astype(np.float32, copy=False)),
-            "path_gain_sat_direct": (("time", "rank", "y", "x"), g_sat_direct),
             "serving_sat": (("time", "rank"), serving.astype(np.int32)),
             "sat_elevation_deg": (("time", "rank"), elev),
             "sat_azimuth_deg": (("time", "rank"), azim),
@@ -154,15 +147,58 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                        "included; the satellite antenna and the steered array's wanted-link gain are not; "
                        "*_direct: the direct ray alone (line of sight or through walls)"},
     )
-    ds["x"].attrs.update(units="m", long_name="east in the local frame (crs_proj4)")
-    ds["y"].attrs.update(units="m", long_name="north in the local frame (crs_proj4)")
+    static["x"].attrs.update(units="m", long_name="east in the local frame (crs_proj4)")
+    static["y"].attrs.update(units="m", long_name="north in the local frame (crs_proj4)")
     if grid.ground_z_m is not None:  # terrain: the cells are rx_height_m above the ground, not on a plane
-        ds["cell_z_m"] = (("y", "x"), grid.centers[..., 2])
-        ds["cell_z_m"].attrs.update(units="m", long_name="height of the cell centre (terrain + rx_height_m)")
-        ds.attrs["terrain_datum_m"] = float(area["terrain"]["datum_m"])
-    require_finite(ds, ("path_gain_bs", "path_gain_sat", "path_gain_bs_direct", "path_gain_sat_direct"), "radiomaps",
-                   minimum=0.0)
-    write_netcdf(ds, paths.radiomaps_nc)
+        static["cell_z_m"] = (("y", "x"), grid.centers[..., 2])
+        static["cell_z_m"].attrs.update(units="m", long_name="height of the cell centre (terrain + rx_height_m)")
+        static.attrs["terrain_datum_m"] = float(area["terrain"]["datum_m"])
+    # the maps go to the file window by window as the tasks finish (memory: the windows in flight, not
+    # sectors x cells); cells a task does not cover (beyond a sector's range, absent satellite ranks) get 0
+    tile = max(1, round(job.tile_size_m / cell)) if np.isfinite(job.tile_size_m) else 256
+    chunk = (1, 1, min(tile, 256), min(tile, 256))
+    sat_of_map = dict(enumerate(todo))  # sat map index -> (slot, rank)
+    covered = np.zeros(len(bs_names), bool)  # sectors a BS task wrote
+    ny, nx = grid.shape
+
+    def check(name: str, dims: tuple[str, ...], values: np.ndarray) -> None:
+        require_finite(xr.Dataset({name: (dims, values)}), (name,), "radiomaps", minimum=0.0)
+
+    t0 = time.perf_counter()
+    with StreamedNetcdf(paths.radiomaps_nc, static) as nc:
+        for name in ("path_gain_bs", "path_gain_bs_direct"):
+            nc.create(name, ("bs", "y", "x"), "f4", chunk[1:])
+        for name in ("path_gain_sat", "path_gain_sat_direct"):
+            nc.create(name, ("time", "rank", "y", "x"), "f4", chunk)
+
+        def sink(task, total: np.ndarray, direct: np.ndarray) -> None:  # noqa: ANN001
+            rows, cols = task.window
+            for suffix, values in (("", total), ("_direct", direct)):
+                name = f"path_gain_{task.kind}{suffix}"
+                values = np.asarray(values, np.float32)
+                check(name, ("n", "y", "x")[-values.ndim:], values)
+                if task.kind == "bs":
+                    covered[task.index] = True
+                    nc.write(name, (task.index, rows, cols), values)
+                    for r, c in outside(rows, cols, ny, nx):  # the rest of the sectors' maps: out of range
+                        nc.write(name, (task.index, r, c), np.zeros((values.shape[0], r.stop - r.start,
+                                                                     c.stop - c.start), np.float32))
+                else:
+                    t, r = sat_of_map[task.index]
+                    nc.write(name, (t, r, rows, cols), values)
+
+        run_map_tasks(job, site_rows, np.array([dirs[t, r] for t, r in todo]).reshape(-1, 3),
+                      np.array([rng[t, r] for t, r in todo]), ComputeConfig.from_params(params), sink=sink)
+        zeros = np.zeros((ny, nx), np.float32)
+        for i in np.flatnonzero(~covered):  # sectors with no cell in range
+            for name in ("path_gain_bs", "path_gain_bs_direct"):
+                nc.write(name, i, zeros)
+        for t in range(n_time):
+            for r in range(n_rank):
+                if serving[t, r] < 0:  # no satellite at this rank in this slot
+                    for name in ("path_gain_sat", "path_gain_sat_direct"):
+                        nc.write(name, (t, r), zeros)
+    t_trace = time.perf_counter() - t0
     note_timing("raytracer_s", t_trace)
     note_timing("tasks", LAST_RUN.get("tasks"))  # run statistics (scripts/bench_scale.py), not results
     note_timing("worker_peak_rss_mb", LAST_RUN.get("worker_peak_rss_mb"))
