@@ -30,6 +30,7 @@ FLOOR_DB = -200.0  # cells at or below this gain count as "no ray" (the channels
 
 
 def radiomaps(city: str, tile_m: float, root: Path) -> Path:
+    root.mkdir(parents=True)
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
     for name in ("maps", "routes", "pipeline", "schemas"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
