@@ -277,7 +277,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             raise StinError(f"{f} not found", "run the earlier stages first ('dvc repro')")
 
     # ---- the ray-traced city: sector, users, admission (PA1 phase 1 on growing user sets)
-    ch = load_channels(paths.channels_nc).load()
+    ch = load_channels(paths.channels_nc)  # lazy: per-link variables and one slot of paths at a time
     rm = xr.open_dataset(paths.radiomaps_nc, engine="netcdf4")  # lazy: one cell of one map is read
     link = LinkParams.from_params(section(params, "link"), section(params, "ue"),
                                  number(section(params, "radio"), "freq_hz", "params.yaml radio"))

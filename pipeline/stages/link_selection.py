@@ -98,7 +98,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         raise StinError("link_selection.interference = per_user has no exact MILP here",
                         "use full_power (the default) for the pipeline; per_user is available from Python via brute_force")
     warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-    ds = load_channels(paths.channels_nc).load()
+    ds = load_channels(paths.channels_nc)  # lazy: the gains are read slot by slot
     if ds.attrs.get("receiver_wanted_gain_db", 0.0) != 0.0:
         raise StinError(f"the channels use ue.receiver = {ds.attrs.get('receiver')}, whose wanted-link array gain the "
                         "link-selection model does not carry (one gain per link serves signal and interference)",
