@@ -78,11 +78,19 @@ class StreamedNetcdf:
         self._nc = netCDF4.Dataset(tmp, "a")
         return self
 
-    def create(self, name: str, dims: tuple[str, ...], kind: str, chunks: tuple[int, ...],
+    def add_dimension(self, name: str, size: int | None = None) -> None:
+        """A dimension the static part does not have (None: unlimited, grown by :meth:`write`)."""
+        self._nc.createDimension(name, size)
+
+    def create(self, name: str, dims: tuple[str, ...], kind: str, chunks: tuple[int, ...] | None,
                attrs: dict | None = None) -> None:
-        sizes = [self._nc.dimensions[d].size for d in dims]
-        v = self._nc.createVariable(name, kind, dims, zlib=True, complevel=self.level,
-                                    chunksizes=tuple(max(1, min(c, n)) for c, n in zip(chunks, sizes)))
+        """A variable filled later; ``chunks`` (clipped to fixed dimensions) with zlib, or None: contiguous."""
+        if chunks is None:
+            v = self._nc.createVariable(name, kind, dims)
+        else:
+            dim = [self._nc.dimensions[d] for d in dims]
+            sizes = [c if d.isunlimited() else max(1, min(c, d.size)) for c, d in zip(chunks, dim)]
+            v = self._nc.createVariable(name, kind, dims, zlib=True, complevel=self.level, chunksizes=tuple(sizes))
         for k, val in (attrs or {}).items():
             v.setncattr(k, val)
 

@@ -29,8 +29,7 @@ import numpy as np
 import xarray as xr
 
 from pipeline.errors import StinError
-from pipeline.io.atomic import atomic_path
-from pipeline.io.netcdf import NAN_ATTR, require_documented_nans
+from pipeline.io.netcdf import NAN_ATTR, StreamedNetcdf
 
 LAYOUT_ATTR = "path_layout"
 LAYOUT = "ragged-v1"
@@ -211,46 +210,30 @@ class PathStoreWriter:
     def __init__(self, path: str | os.PathLike, static: xr.Dataset,
                  slot_vars: dict[str, tuple[tuple[str, ...], str, dict[str, Any]]], *, compress_level: int = 4):
         self.path = Path(path)
-        self.static = static.copy()
-        self.static.attrs[LAYOUT_ATTR] = LAYOUT
+        static = static.copy()
+        static.attrs[LAYOUT_ATTR] = LAYOUT
+        self._file = StreamedNetcdf(path, static, compress_level=compress_level)
         self.slot_vars = slot_vars
-        self.level = compress_level
-        self._atomic = None
-        self._nc = None
+        self._n_slots = static.sizes["time"]
         self._next_row = 0
         self._next_slot = 0
 
     def __enter__(self) -> PathStoreWriter:
-        import netCDF4  # noqa: PLC0415
-
-        require_documented_nans(self.static, self.path)
-        self._atomic = atomic_path(self.path)
-        tmp = self._atomic.__enter__()
-        enc = {n: {"zlib": True, "complevel": self.level} for n, v in self.static.data_vars.items()
-               if v.dtype.kind in "fiub"}
-        self.static.to_netcdf(tmp, engine="netcdf4", encoding=enc)
-        nc = netCDF4.Dataset(tmp, "a")
-        nc.createDimension("path", None)
-        n_rx_ant, n_tx_ant = self.static.sizes["rx_ant"], self.static.sizes["tx_ant"]
-        chunk = (ROWS_PER_CHUNK, n_rx_ant, n_tx_ant)
+        f = self._file.__enter__()
+        static = f.static
+        f.add_dimension("path")
+        n_rx_ant, n_tx_ant = static.sizes["rx_ant"], static.sizes["tx_ant"]
         for part in ("a_real", "a_imag"):
-            v = nc.createVariable(part, "f4", ("path", "rx_ant", "tx_ant"), zlib=True, complevel=self.level,
-                                  chunksizes=chunk)
-            v.long_name = "complex path coefficient a = a_real + 1j a_imag (every antenna pattern applied)"
+            f.create(part, ("path", "rx_ant", "tx_ant"), "f4", (ROWS_PER_CHUNK, n_rx_ant, n_tx_ant), {
+                "long_name": "complex path coefficient a = a_real + 1j a_imag (every antenna pattern applied)"})
         for name, (kind, units) in ROW_FIELDS.items():
-            v = nc.createVariable(name, kind, ("path",), zlib=True, complevel=self.level, chunksizes=(ROWS_PER_CHUNK,))
-            v.units = units
-        n_ue, n_tx = self.static.sizes["ue"], self.static.sizes["tx"]
-        nc.createVariable("num_paths", "i4", ("time", "ue", "tx"), zlib=True, complevel=self.level,
-                          chunksizes=(1, n_ue, n_tx)).long_name = "paths of the link (rows in the path dimension)"
-        nc.createVariable("slot_path_start", "i8", ("time",))
-        nc.createVariable("slot_num_paths", "i8", ("time",))
+            f.create(name, ("path",), kind, (ROWS_PER_CHUNK,), {"units": units})
+        f.create("num_paths", ("time", "ue", "tx"), "i4", (1, static.sizes["ue"], static.sizes["tx"]),
+                 {"long_name": "paths of the link (rows in the path dimension)"})
+        f.create("slot_path_start", ("time",), "i8", None)
+        f.create("slot_num_paths", ("time",), "i8", None)
         for name, (dims, kind, attrs) in self.slot_vars.items():
-            shape = [1] + [self.static.sizes[d] for d in dims[1:]]
-            v = nc.createVariable(name, kind, dims, zlib=True, complevel=self.level, chunksizes=shape)
-            for k, val in attrs.items():
-                v.setncattr(k, val)
-        self._nc = nc
+            f.create(name, dims, kind, (1, *[static.sizes[d] for d in dims[1:]]), attrs)
         return self
 
     def write_slot(self, t: int, paths: SlotPaths, **slot_arrays: np.ndarray) -> None:
@@ -259,37 +242,36 @@ class PathStoreWriter:
         missing = set(self.slot_vars) - set(slot_arrays)
         if missing:
             raise ValueError(f"slot {t}: missing {sorted(missing)}")
+        f = self._file
         for name, value in slot_arrays.items():
             value = np.asarray(value)
             if value.dtype.kind in "fc" and NAN_ATTR not in self.slot_vars[name][2] and not np.isfinite(value).all():
                 raise StinError(f"{self.path.name}: {name} holds non-finite values at slot {t} where none may be",
                                 "this is a bug or an extreme input: report it with params.yaml and the map file "
                                 "(nothing was written)")
-            self._nc[name][t] = value
-        nc, r0, n = self._nc, self._next_row, paths.n_rows
+            f.write(name, t, value)
+        r0, n = self._next_row, paths.n_rows
         if not np.isfinite(paths.a).all() or not np.isfinite(paths.tau_s).all():
             raise StinError(f"{self.path.name}: a non-finite path coefficient or delay at slot {t}",
                             "this is a bug: report it with params.yaml and the map file (nothing was written)")
-        nc["num_paths"][t] = paths.num_paths
-        nc["slot_path_start"][t] = r0
-        nc["slot_num_paths"][t] = n
+        f.write("num_paths", t, paths.num_paths)
+        f.write("slot_path_start", t, r0)
+        f.write("slot_num_paths", t, n)
         if n:
-            nc["a_real"][r0:r0 + n] = paths.a.real.astype(np.float32)
-            nc["a_imag"][r0:r0 + n] = paths.a.imag.astype(np.float32)
+            rows = slice(r0, r0 + n)
+            f.write("a_real", rows, paths.a.real.astype(np.float32))
+            f.write("a_imag", rows, paths.a.imag.astype(np.float32))
             for name in ROW_FIELDS:
-                nc[name][r0:r0 + n] = getattr(paths, name)
+                f.write(name, rows, getattr(paths, name))
         self._next_row += n
         self._next_slot += 1
 
     def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
-        if self._nc is not None:
-            self._nc.close()
-        if exc_type is None and self._next_slot != self.static.sizes["time"]:
-            exc = RuntimeError(f"{self.path.name}: {self._next_slot} of {self.static.sizes['time']} slots written")
-            self._atomic.__exit__(type(exc), exc, None)
+        if exc_type is None and self._next_slot != self._n_slots:
+            exc = RuntimeError(f"{self.path.name}: {self._next_slot} of {self._n_slots} slots written")
+            self._file.__exit__(type(exc), exc, None)
             raise exc
-        self._atomic.__exit__(exc_type, exc, tb)
-        return False
+        return self._file.__exit__(exc_type, exc, tb)
 
 
 def write_path_dataset(ds: xr.Dataset, path: str | os.PathLike) -> None:
