@@ -148,7 +148,12 @@ def cinr_along_routes(ds: xr.Dataset, link: LinkParams) -> tuple[np.ndarray, np.
     return c["cinr_bs_db"], c["cinr_leo_db"]
 
 
+def linear_gains(gain_db: np.ndarray, floor_db: float) -> np.ndarray:
+    """Linear gains from dB, 0 where no ray arrived (at or below the gain floor)."""
+    gdb = np.asarray(gain_db, float)
+    return np.where(gdb <= floor_db, 0.0, 10 ** (gdb / 10))
+
+
 def link_gains_all(ds: xr.Dataset) -> np.ndarray:
     """Linear gains (time, ue, tx), 0 where no ray arrived (at or below the gain floor)."""
-    gdb = ds["gain_db"].values.astype(float)
-    return np.where(gdb <= ds.attrs.get("gain_floor_db", -250.0), 0.0, 10 ** (gdb / 10))
+    return linear_gains(ds["gain_db"].values, ds.attrs.get("gain_floor_db", -250.0))

@@ -50,7 +50,7 @@ from pipeline.io.channels import path_coefficients
 from pipeline.errors import StinError
 from pipeline.io.channels import link_gains
 from pipeline.radio.antennas import bessel_3db_beamwidth_deg, bessel_gain_db, f1336_sectoral_gain_db
-from pipeline.radio.cinr import LinkParams, satellite_budget_db
+from pipeline.radio.cinr import LinkParams, map_center_xyz, satellite_budget_db
 from pipeline.radio.link import free_space_path_gain
 from pipeline.radio.raypaths import direction_from_angles
 from pipeline.radio.tracing import BsConfig
@@ -180,7 +180,7 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
     h_ue = np.einsum("mr,mrn->mn", comb.conj(), h_mat)
 
     # satellite rank 0 and its hexagonal beams
-    center = np.array([float(radiomaps.x.mean()), float(radiomaps.y.mean()), 0.0])
+    center = map_center_xyz(radiomaps)
     sat_xyz = center + float(channels["sat_slant_range_m"].values[t, 0]) * channels["sat_direction_enu"].values[t, 0]
     elev = float(channels["sat_elevation_deg"].values[t, 0])
     es_xyz = np.asarray(beam_target_xyz, float) + np.array([0.0, 0.0, s.es_height_m])

@@ -24,8 +24,8 @@ from pipeline.io.figures import plot_route_cinr
 from pipeline.io.netcdf import read_netcdf
 from pipeline.io.pathstore import ROW_VARS, PathStoreWriter
 from pipeline.io.paths import CityPaths
-from pipeline.radio.channels import CHANNEL_SLOT_VARS, channel_attrs, channel_slots
-from pipeline.radio.cinr import LinkParams, cinr_db
+from pipeline.radio.channels import CHANNEL_SLOT_VARS, channel_attrs, channel_slots, linear_gains
+from pipeline.radio.cinr import LinkParams, cinr_db, map_center_xyz
 from pipeline.radio.link import lin_to_db
 from pipeline.radio.tracing import MapGrid
 from pipeline.compute import peak_rss_mb
@@ -79,10 +79,6 @@ def route_vs_map(channels, radiomaps, heat, floor_db: float = -200.0) -> dict[st
                                             (channels["cinr_leo_db"].values - cinr_leo).ravel()])}
 
 
-def link_floor_db(link: LinkParams) -> float:
-    return float(lin_to_db(link.gain_floor))
-
-
 def require_finite_slot(values: dict[str, np.ndarray], names: tuple[str, ...], cars: np.ndarray, t: int) -> None:
     """The cars' gains and CINR of slot ``t`` are finite (a NaN never leaves the stage silently)."""
     for name in names:
@@ -100,7 +96,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     link = LinkParams.from_params(section(params, "link"), section(params, "ue"),
                                  number(section(params, "radio"), "freq_hz", "params.yaml radio"))
     frame = LocalFrame(radiomaps.attrs["frame_lat0_deg"], radiomaps.attrs["frame_lon0_deg"])
-    center = np.array([float(radiomaps.x.mean()), float(radiomaps.y.mean()), 0.0])
+    center = map_center_xyz(radiomaps)
     with xr.open_dataset(paths.raypaths_nc, engine="netcdf4") as lazy:
         # the paths stay on disk (read slot by slot); the per-link and per-slot variables are small
         raypaths = lazy.drop_vars([v for v in ROW_VARS if v not in ("num_paths",)]).load()
@@ -115,7 +111,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         with PathStoreWriter(paths.channels_nc, static, slot_vars) as writer:
             for t, slot, values in channel_slots(lazy, link, beam_target_xyz(link.sat_beam_target, radiomaps, frame),
                                                  center):
-                g = np.where(values["gain_db"] <= link_floor_db(link), 0.0, 10 ** (values["gain_db"] / 10))
+                g = linear_gains(values["gain_db"], static.attrs["gain_floor_db"])
                 c = cinr_db(g[:, kinds == "bs"], g[:, kinds == "sat"], link)
                 values = {**values, "cinr_bs_db": c["cinr_bs_db"].astype(np.float32),
                           "cinr_leo_db": c["cinr_leo_db"].astype(np.float32)}

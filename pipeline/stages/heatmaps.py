@@ -24,7 +24,7 @@ from pipeline.io.invariants import require_finite
 from pipeline.io.netcdf import write_netcdf
 from pipeline.io.paths import CityPaths
 from pipeline.io.rasters import write_geotiff
-from pipeline.radio.cinr import LinkParams, compute_cinr_blocked
+from pipeline.radio.cinr import LinkParams, compute_cinr_blocked, map_center_xyz
 from pipeline.stages._common import run_stage
 
 
@@ -35,7 +35,7 @@ def beam_target_xyz(target: Any, radiomaps, frame: LocalFrame) -> np.ndarray:  #
     """The satellite beam's aim point in the local frame; ``target`` is LinkParams.sat_beam_target, already
     checked by pipeline.radio.cinr.beam_target ('center' or [lat, lon] in range)."""
     if target == "center":
-        return np.array([float(radiomaps.x.mean()), float(radiomaps.y.mean()), 0.0])
+        return map_center_xyz(radiomaps)
     lat, lon = target
     x, y = (float(v) for v in frame.to_local(lon, lat))
     offset_m = math.hypot(x, y)
