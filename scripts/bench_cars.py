@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,8 +20,8 @@ import time
 from pathlib import Path
 
 import yaml
+from project_copy import REPO, copy_outputs, copy_project, write_params
 
-REPO = Path(__file__).resolve().parents[1]
 EARLIER = ("area.json", "buildings.geojson", "buildings_local.gpkg", "scene", "sites.geojson", "segments.geojson",
            "orbits.nc", "radiomaps.nc", "heatmaps.nc")
 
@@ -38,25 +37,16 @@ def stage(root: Path, name: str) -> float:
 def measure(city: str, n_cars: int, slots: int | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
-        for name in ("maps", "routes", "pipeline", "schemas"):
-            shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        params = yaml.safe_load((REPO / "params.yaml").read_text())
-        params["city"] = city
+        params = copy_project(root, city)
         src = REPO / "data" / city
-        data = root / "data" / city
-        data.mkdir(parents=True)
-        for name in EARLIER:
-            if not (src / name).exists():
-                sys.exit(f"{src / name} not found: run 'dvc repro heatmaps' first")
-            (shutil.copytree if (src / name).is_dir() else shutil.copy)(src / name, data / name)
+        data = copy_outputs(root, city, EARLIER, "heatmaps")
         if slots is not None:  # fewer slots: cut the orbits file (the map stages are not rerun)
             import xarray as xr  # noqa: PLC0415
 
             with xr.open_dataset(src / "orbits.nc") as orbits:
                 orbits.isel(time=slice(0, slots)).load().to_netcdf(data / "orbits.nc")
             params["orbits"]["n_slots"] = slots
-        (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        write_params(root, params)
         routes = yaml.safe_load((REPO / "routes" / f"{city}.yaml").read_text())
         explicit = len(routes.get("routes") or [])
         routes["random"] = {**(routes.get("random") or {"seed": 0}), "count": max(1, n_cars - explicit)}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import shutil
 import socket
 import subprocess
 import sys
@@ -27,9 +26,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import yaml
+from project_copy import copy_outputs, copy_project
 
-REPO = Path(__file__).resolve().parents[1]
 EARLIER = ("area.json", "buildings.geojson", "buildings_local.gpkg", "scene", "sites.geojson", "segments.geojson",
            "orbits.nc", "trajectory.nc", "routes.geojson")
 STAGES = ("radiomaps", "raypaths")
@@ -63,21 +61,8 @@ def scheduler(n_workers: int) -> Iterator[str]:
 
 def run(city: str, label: str, scheduler_address: str, tmp: Path) -> dict:
     root = tmp / label
-    root.mkdir()
-    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
-    for name in ("maps", "routes", "pipeline", "schemas"):
-        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["city"] = city
-    params["compute"]["scheduler"] = scheduler_address
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    data = root / "data" / city
-    data.mkdir(parents=True)
-    for name in EARLIER:
-        src = REPO / "data" / city / name
-        if not src.exists():
-            sys.exit(f"{src} not found: run 'dvc repro routes orbits' first")
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, data / name)
+    copy_project(root, city, compute={"scheduler": scheduler_address})
+    data = copy_outputs(root, city, EARLIER, "routes orbits")
     out = {"label": label}
     for stage in STAGES:
         start = time.perf_counter()

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import yaml
+from project_copy import REPO, copy_project, write_params
 
-REPO = Path(__file__).resolve().parents[1]
 STAGES = ("buildings", "scene", "orbits", "radiomaps")
 SEGMENT_KM = 0.5  # one BS site per 0.5 km x 0.5 km (Helsinki's default map: 12 sites on 1.7 km^2)
 
@@ -37,13 +37,7 @@ def run(cmd: list[str], cwd: Path) -> float:
 
 
 def project(root: Path, city: str, slots: int) -> None:
-    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
-    for name in ("maps", "routes", "pipeline", "schemas"):
-        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["city"] = city
-    params["orbits"]["n_slots"] = slots
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    copy_project(root, city, orbits={"n_slots": slots})
 
 
 def measure(root: Path, city: str, stages: tuple[str, ...] = STAGES) -> dict:
@@ -92,7 +86,7 @@ def main() -> None:
             params = yaml.safe_load((root / "params.yaml").read_text())
             if args.bs_max_range_m is not None:
                 params["raytracing"]["bs_max_range_m"] = args.bs_max_range_m
-            (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+            write_params(root, params)
             rows.append({"city": city, **measure(root, city, ("radiomaps",) if ready else STAGES)})
             r = rows[-1]
             print(f"{city}: {r}", flush=True)

@@ -14,37 +14,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import yaml
+from project_copy import REPO, copy_outputs, copy_project
 
-REPO = Path(__file__).resolve().parents[1]
 EARLIER = ("area.json", "buildings.geojson", "buildings_local.gpkg", "scene", "sites.geojson", "segments.geojson",
            "orbits.nc")
 FLOOR_DB = -200.0  # cells at or below this gain count as "no ray" (the channels' gain floor is -250 dB)
 
 
 def radiomaps(city: str, tile_m: float, root: Path) -> Path:
-    root.mkdir(parents=True)
-    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
-    for name in ("maps", "routes", "pipeline", "schemas"):
-        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["city"] = city
-    params["raytracing"]["tile_size_m"] = tile_m
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    data = root / "data" / city
-    data.mkdir(parents=True)
-    for name in EARLIER:
-        src = REPO / "data" / city / name
-        if not src.exists():
-            sys.exit(f"{src} not found: run 'dvc repro orbits' first")
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, data / name)
+    copy_project(root, city, raytracing={"tile_size_m": tile_m})
+    data = copy_outputs(root, city, EARLIER, "orbits")
     out = subprocess.run([sys.executable, "-m", "pipeline.stages.radiomaps"], cwd=root, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(out.stderr[-3000:])
