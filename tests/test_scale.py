@@ -54,7 +54,9 @@ def test_bs_max_range_closes_the_link_budget_and_matches_the_default():
 
 
 def test_task_plan_traces_sectors_in_range_and_satellites_per_tile_at_the_same_ray_density():
-    from pipeline.radio.maptasks import MapJob, launch_area_m2, plan_map_tasks
+    import dataclasses
+
+    from pipeline.radio.maptasks import MapJob, launch_area_m2, plan_map_tasks, satellite_reach_m
     from pipeline.radio.tracing import BsConfig
 
     grid = MapGrid.covering((0.0, 0.0, 2000.0, 1000.0), 10.0, 1.5)
@@ -76,6 +78,19 @@ def test_task_plan_traces_sectors_in_range_and_satellites_per_tile_at_the_same_r
     assert len(sat_tasks) == 2 * 8  # two satellites x (4 x 2) tiles
     density = [t.samples / launch_area_m2(grid.window(*t.window), 20.0) for t in sat_tasks]
     assert np.allclose(density, 100_000 / launch_area_m2(grid, 20.0), rtol=1e-3)
+    # scenes: a BS task's holds its sites +/- the range; a tile's the tile + launch margin + the reach of the
+    # rays that descend onto it, at the lowest elevation of either satellite's proxy over the tile
+    assert bs_tasks[1].scene_box == (1900 - 300, 500 - 300, 1900 + 300, 500 + 300)
+    assert [t.window for t in sat_tasks[:2]] == [sat_tasks[0].window] * 2  # tile by tile
+    x0, y0, x1, y1 = grid.window(*sat_tasks[0].window).bounds
+    bx0, by0, bx1, by1 = sat_tasks[0].scene_box
+    reach = x0 - 20.0 - bx0
+    assert (y0 - 20.0 - by0, bx1 - x1 - 20.0, by1 - y1 - 20.0) == pytest.approx((reach, reach, reach))
+    tan_el_sat = min(0.8 / 0.6, 0.95 / 0.3)  # the lower satellite: 53 deg
+    assert (30.0 + 1.5) / tan_el_sat < reach < 1.1 * (30.0 + 1.5) / tan_el_sat  # the proxy 50 km off: a bit lower
+    far = dataclasses.replace(job, proxy_distance_m=1e12)
+    assert satellite_reach_m(far, np.array([[0.0, 0.6, 0.8]]), (0.0, 0.0, 500.0, 500.0)) == pytest.approx(
+        31.5 / tan_el_sat, rel=1e-6)
 
 
 def _project(root: Path, **raytracing) -> Path:

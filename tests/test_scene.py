@@ -130,3 +130,30 @@ def test_site_on_highest_building_of_each_segment():
     assert box(60, 0, 80, 20).contains(gpd.points_from_xy([east.x_m], [east.y_m])[0])
     x, y = frame.to_local(east.lon, east.lat)
     assert (float(x), float(y)) == pytest.approx((east.x_m, east.y_m), abs=1e-3)
+
+
+@pytest.mark.parametrize("mesh_mode", ["per_material", "per_building"])
+def test_tile_scene_keeps_whole_buildings_over_the_box_and_drops_the_rest(tmp_path, mesh_mode):
+    from pipeline.geometry.scene import SceneCropper
+    from pipeline.runtime import import_sionna_rt
+
+    frame = LocalFrame(51.515, -0.09)
+    write_scene(tmp_path / "city", _volumes(frame.crs), TABLE, (-100.0, -100.0, 100.0, 100.0), 10.0,
+                {"frame": frame.to_dict()}, mesh_mode=mesh_mode)
+    cropper = SceneCropper(tmp_path / "city" / "scene.xml")
+    assert cropper.bounds() == pytest.approx((-110.0, -110.0, 110.0, 110.0))
+    assert cropper.crop((-90.0, -70.0, 85.0, 40.0), tmp_path / "all") is None  # every building: no copy
+    assert not (tmp_path / "all").exists()
+    # a box over the U-shaped building's lower edge only: the U is kept whole, the others are dropped
+    xml = cropper.crop((-5.0, -5.0, 25.0, 5.0), tmp_path / "tile")
+    rt = import_sionna_rt()
+    scene = rt.load_scene(str(xml), merge_shapes=False)
+    meshes = {name: trimesh.Trimesh(np.asarray(o.mi_mesh.vertex_positions_buffer()).reshape(-1, 3),
+                                    np.asarray(o.mi_mesh.faces_buffer()).reshape(-1, 3))
+              for name, o in scene.objects.items()}
+    buildings = [m for name, m in meshes.items() if "ground" not in name]
+    assert len(buildings) == 1
+    kept = buildings[0]
+    assert kept.is_watertight and len(kept.faces) == len(extrude_volume(U_SHAPE, 0.0, 20.0).faces)
+    assert kept.bounds[:, :2].ravel() == pytest.approx([0.0, 0.0, 30.0, 30.0])
+    assert {o.radio_material.name for o in scene.objects.values()} == {"concrete", "medium_dry_ground"}

@@ -231,3 +231,69 @@ def write_scene(out_dir: Path, volumes: gpd.GeoDataFrame, table: MaterialTable,
     (out_dir / SCENE_METADATA).write_text(json.dumps({**metadata, **stats}, indent=2, sort_keys=True) + "\n",
                                           encoding="utf-8")
     return stats
+
+
+class SceneCropper:
+    """Cut a written scene down to what lies over a rectangle (per-tile scenes for tiled ray tracing).
+
+    Buildings are kept whole: every connected part of a building mesh (one extruded volume) whose
+    footprint box meets the rectangle is kept, every other one dropped; the ground keeps the triangles
+    whose box meets it. The meshes are read once; :meth:`crop` writes as many cropped scenes as asked.
+    """
+
+    def __init__(self, scene_xml: Path) -> None:
+        import xml.etree.ElementTree as ET  # noqa: PLC0415
+
+        self.scene_xml = Path(scene_xml)
+        self._tree = ET.parse(self.scene_xml)
+        self._parts: dict[str, tuple[trimesh.Trimesh, np.ndarray, np.ndarray]] = {}  # rel path -> mesh, part, boxes
+        for shape in self._tree.getroot().iter("shape"):
+            rel = next(c.get("value") for c in shape if c.get("name") == "filename")
+            mesh = trimesh.load(self.scene_xml.parent / rel, process=False, force="mesh")
+            corners = mesh.vertices[mesh.faces][..., :2]  # (faces, 3, xy)
+            lo, hi = corners.min(axis=1), corners.max(axis=1)
+            if shape.get("id") == "mesh-ground":  # per triangle
+                part = np.arange(len(mesh.faces))
+            else:  # per connected part: one extruded volume
+                part = trimesh.graph.connected_component_labels(mesh.face_adjacency, node_count=len(mesh.faces))
+            n = int(part.max()) + 1 if len(part) else 0
+            box_lo, box_hi = np.full((n, 2), np.inf), np.full((n, 2), -np.inf)
+            np.minimum.at(box_lo, part, lo)
+            np.maximum.at(box_hi, part, hi)
+            self._parts[rel] = (mesh, part, np.concatenate([box_lo, box_hi], axis=1))
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1) of every building and the ground."""
+        boxes = np.concatenate([b for _, _, b in self._parts.values()])
+        return (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
+
+    def crop(self, box: tuple[float, float, float, float], out_dir: Path) -> Path | None:
+        """Write the scene over ``box`` (x0, y0, x1, y1) into ``out_dir``; None (nothing written) when the box
+        holds the whole scene's buildings, so the original scene serves as it is."""
+        import copy  # noqa: PLC0415
+
+        x0, y0, x1, y1 = box
+        keep: dict[str, np.ndarray] = {}
+        for rel, (mesh, part, boxes) in self._parts.items():
+            meets = (boxes[:, 0] <= x1) & (boxes[:, 2] >= x0) & (boxes[:, 1] <= y1) & (boxes[:, 3] >= y0)
+            keep[rel] = meets[part]
+        if all(k.all() for rel, k in keep.items() if not rel.endswith("ground.ply")):
+            return None
+        out_dir = Path(out_dir)
+        (out_dir / "meshes").mkdir(parents=True, exist_ok=True)
+        tree = copy.deepcopy(self._tree)
+        root = tree.getroot()
+        for shape in list(root.iter("shape")):
+            rel = next(c.get("value") for c in shape if c.get("name") == "filename")
+            mesh, faces = self._parts[rel][0], keep[rel]
+            if not faces.any():
+                root.remove(shape)
+                continue
+            sub = trimesh.Trimesh(vertices=mesh.vertices, faces=mesh.faces[faces], process=False)
+            sub.remove_unreferenced_vertices()
+            sub.export(out_dir / rel, file_type="ply", encoding="binary")
+        tree.write(out_dir / SCENE_XML, encoding="utf-8")
+        meta = self.scene_xml.with_name(SCENE_METADATA)
+        if meta.is_file():  # the mesh mode (per_building scenes keep their shapes apart when loaded)
+            (out_dir / SCENE_METADATA).write_text(meta.read_text(encoding="utf-8"), encoding="utf-8")
+        return out_dir / SCENE_XML

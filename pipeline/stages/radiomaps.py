@@ -11,7 +11,9 @@ triggers ray tracing.
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -74,7 +76,8 @@ def map_job(params: dict[str, Any], paths: CityPaths, grid: MapGrid, buildings: 
                   launch_margin_m=number(rtp, "launch_margin_m", where, positive=False, minimum=0),
                   max_height_m=top_of_buildings_m(buildings),
                   tile_size_m=float(rtp.get("tile_size_m") or float("inf")),
-                  bs_max_range_m=float(rtp.get("bs_max_range_m") or float("inf")))
+                  bs_max_range_m=float(rtp.get("bs_max_range_m") or float("inf")),
+                  bs_sites_per_task=int(number(rtp, "bs_sites_per_task", where)) if "bs_sites_per_task" in rtp else 4)
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
@@ -165,7 +168,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         require_finite(xr.Dataset({name: (dims, values)}), (name,), "radiomaps", minimum=0.0)
 
     t0 = time.perf_counter()
-    with StreamedNetcdf(paths.radiomaps_nc, static) as nc:
+    # tile scenes next to the outputs (a cluster's workers share the project folder), removed afterwards
+    with StreamedNetcdf(paths.radiomaps_nc, static) as nc, \
+            tempfile.TemporaryDirectory(dir=paths.data_dir, prefix=".tile-scenes-") as tile_scenes:
         for name in ("path_gain_bs", "path_gain_bs_direct"):
             nc.create(name, ("bs", "y", "x"), "f4", chunk[1:])
         for name in ("path_gain_sat", "path_gain_sat_direct"):
@@ -188,7 +193,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                     nc.write(name, (t, r, rows, cols), values)
 
         run_map_tasks(job, site_rows, np.array([dirs[t, r] for t, r in todo]).reshape(-1, 3),
-                      np.array([rng[t, r] for t, r in todo]), ComputeConfig.from_params(params), sink=sink)
+                      np.array([rng[t, r] for t, r in todo]), ComputeConfig.from_params(params), sink=sink,
+                      tile_scene_dir=Path(tile_scenes))
         zeros = np.zeros((ny, nx), np.float32)
         for i in np.flatnonzero(~covered):  # sectors with no cell in range
             for name in ("path_gain_bs", "path_gain_bs_direct"):
