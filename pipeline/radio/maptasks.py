@@ -29,6 +29,7 @@ a local cluster by default, or an existing scheduler); each worker loads the sce
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,6 +202,10 @@ def write_tile_scenes(job: MapJob, plan: list[PlannedTask], out_dir: Path) -> li
     from pipeline.geometry.scene import SceneCropper  # noqa: PLC0415
 
     boxes = sorted({t.scene_box for t in plan if t.scene_box is not None})
+    meta = Path(job.scene_xml).with_name("metadata.json")
+    area = json.loads(meta.read_text(encoding="utf-8")).get("ground_bounds_m") if meta.is_file() else None
+    if area is not None:  # the buildings lie within the area (footprints are clipped to it): boxes holding it need no crop
+        boxes = [b for b in boxes if not (b[0] <= area[0] and b[1] <= area[1] and b[2] >= area[2] and b[3] >= area[3])]
     if not boxes:
         return [None] * len(plan)
     cropper = SceneCropper(job.scene_xml)
@@ -208,7 +213,7 @@ def write_tile_scenes(job: MapJob, plan: list[PlannedTask], out_dir: Path) -> li
     n = sum(xml is not None for xml in written.values())
     if n:
         print(f"[radio maps] {n} tile scenes (of {len(boxes)} task areas; the rest hold the whole city)", flush=True)
-    return [None if t.scene_box is None else written[t.scene_box] for t in plan]
+    return [written.get(t.scene_box) for t in plan]
 
 
 def launch_area_m2(grid: MapGrid, margin_m: float) -> float:
