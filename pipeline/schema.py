@@ -278,13 +278,22 @@ class Raypaths(_Strict):
     receivers_per_task: Count = 4800
 
 
+class Handover(_Strict):
+    weight_bps_hz: NonNegativeReal = 1.0
+    online_horizon_slots: Count = 3
+    pareto_weights: list[NonNegativeReal] = []
+
+
 class LinkSelection(_Strict):
     cap_bs: Count
     cap_sat: Count
     other_users_bs: NonNegativeWhole
     other_users_sat: NonNegativeWhole
-    interference: Literal["full_power", "per_user"] = "full_power"
-    sca_relaxation: Literal["time_share", "folded"] = "time_share"
+    interference: Literal["full_power", "per_user"] = "per_user"
+    exact_time_limit_s: PositiveReal = 600.0
+    exact_node_limit: Count | None = None
+    sweep_exact_node_limit: Count | None = None
+    handover: Handover | None = None
     sca_max_iterations: Count
     sca_tolerance: PositiveReal
     sweep_slots: Count
@@ -567,8 +576,8 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif str(part).startswith(("function-", "list[", "literal[", "constrained-", "lax-", "str", "float",
-                                   "int", "dict[", "nullable[")) or part in ("BBoxModel", "TerrainSpec"):
+        elif str(part).startswith(("function-", "list[", "literal[", "constrained-", "lax-", "dict[", "nullable[")) \
+                or part in ("str", "float", "int", "bool", "BBoxModel", "TerrainSpec"):  # (a key may start with "int")
             continue  # pydantic's union-member labels, not keys
         elif part in _UNION_TAGS:
             continue  # the tag of a tagged union (source: type: osm_file) is not a key either

@@ -93,6 +93,12 @@ def _sca(p):
     return sca_options(p["link_selection"])
 
 
+def _interference(p):
+    from pipeline.stages.link_selection import interference_model
+
+    return interference_model(p["link_selection"])
+
+
 def _bf_city(p):
     from pipeline.stages.beamforming import city_setting
 
@@ -164,7 +170,7 @@ PARAM_CASES: list[tuple[str, str, Any, Callable, str]] = [
      "tr38901_a_b_db"),
     ("unknown receiver", "ue.receiver", "magic", _receiver, "receiver"),
     ("zero patch rows", "ue.array_rows", 0, _receiver, "array_rows"),
-    ("unknown SCA relaxation", "link_selection.sca_relaxation", "loose", _sca, "sca_relaxation"),
+    ("unknown interference model", "link_selection.interference", "loose", _interference, "interference"),
     ("zero SCA iterations", "link_selection.sca_max_iterations", 0, _sca, "sca_max_iterations"),
     ("negative slot index", "beamforming.city.time_index", -1, _bf_city, "time_index"),
     ("zero virtual rows", "beamforming.city.bs_rows", 0, _bf_city, "bs_rows"),

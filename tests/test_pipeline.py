@@ -19,7 +19,7 @@ def _dvc(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # `python` = this venv
     return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=1200)  # a hang guard, not a speed target
 
 
 @pytest.fixture()
@@ -94,10 +94,13 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     # link selection on the ray-traced channels
     ls = json.loads((results / "link_selection.json").read_text())
     rates = ls["sum_rate_bps_hz"]
-    assert set(rates) == {"sca", "greedy", "optimal", "heuristic", "sca_folded"}
-    for name in ("sca", "greedy", "heuristic"):
-        assert rates[name] <= rates["optimal"] * (1 + 1e-6)  # nobody beats the exact optimum
+    assert set(rates) == {"sca", "time_share", "greedy", "optimal", "heuristic"}
+    assert ls["interference_model"] == "per_user" and ls["algorithm_failures"] == []
+    for name in ("sca", "time_share", "greedy", "heuristic"):  # nobody beats the exact optimum, or its bound
+        assert rates[name] <= rates["optimal"] * (1 + 1e-6) or ls["optimal_proven_slots"] < ls["slots_solved"]
+        assert rates[name] <= ls["optimal_upper_bound_bps_hz"] * (1 + 1e-6)
     assert ls["gap_sca"] >= -1e-6 and ls["gap_greedy"] >= -1e-6 and ls["sca_iterations"] >= 1
+    assert ls["gap_sca_per_user"] == ls["gap_sca"]
     assert 0 <= ls["sat_served_share"] <= 1 and 0 <= ls["sat_rate_share"] <= 1
     assert (results / "figures" / "link_selection.png").is_file()
 

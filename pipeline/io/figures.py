@@ -120,13 +120,20 @@ def plot_los_probability(path: str | os.PathLike, city: str, fidelity: dict) -> 
 
 
 def plot_link_selection(path: str | os.PathLike, m: dict) -> None:
-    """Seed 003 Figs. 4-6: sum rate per algorithm, SCA convergence, sum rate vs BS and satellite power."""
+    """Nguyen-Kha et al. (arXiv 2408.15394) Figs. 4-6: sum rate per algorithm, SCA convergence, sum rate vs BS
+    and satellite power, all under the interference model ``m["interference_model"]``."""
+    pct = (lambda v: "n/a" if v is None else f"{v:.2%}")
+    model = m.get("interference_model", "full_power")
     fig, axes = plt.subplots(2, 2, figsize=(12, 9), constrained_layout=True)
     ax = axes[0, 0]
     names = list(m["sum_rate_bps_hz"])
-    ax.bar(names, [m["sum_rate_bps_hz"][n] for n in names], color=["0.3", "tab:blue", "tab:orange", "tab:green", "tab:gray"][: len(names)])
+    ax.bar(names, [m["sum_rate_bps_hz"][n] for n in names],
+           color=["0.3", "tab:blue", "tab:purple", "tab:orange", "tab:green", "tab:gray"][: len(names)])
+    if "optimal_upper_bound_bps_hz" in m:
+        ax.axhline(m["optimal_upper_bound_bps_hz"], color="k", ls=":", label="exact method's upper bound")
+        ax.legend(fontsize=8)
     ax.set_ylabel("sum rate over the window [bit/s/Hz]")
-    ax.set_title(f"Sum rate per algorithm (gap SCA {m['gap_sca']:.2%}, greedy {m['gap_greedy']:.2%})")
+    ax.set_title(f"Sum rate per algorithm, {model} interference\n(gap SCA {pct(m['gap_sca'])}, greedy {pct(m['gap_greedy'])})")
     ax = axes[0, 1]
     for p_dbw, c in m["sca_convergence_by_sat_power_dbw"].items():
         ax.plot(range(len(c["objective"])), c["objective"], "o-", label=f"P_S = {p_dbw} dBW ({c['start']} start)")
@@ -137,11 +144,12 @@ def plot_link_selection(path: str | os.PathLike, m: dict) -> None:
     for ax, key, xlabel, title in ((axes[1, 0], "sweep_bs_power_dbm", "BS power P_B [dBm]", "Fig. 5"),
                                    (axes[1, 1], "sweep_sat_power_dbw", "satellite power P_S [dBW]", "Fig. 6")):
         s = m[key]
-        for a, style in (("optimal", "k--"), ("sca", "o-"), ("greedy", "s-")):
-            ax.plot(s["values"], [np.nan if v is None else v for v in s[a]], style, label=a)  # None: infeasible
+        for a, style in (("optimal", "k--"), ("sca", "o-"), ("greedy", "s-"), ("heuristic", "^:")):
+            if a in s:
+                ax.plot(s["values"], [np.nan if v is None else v for v in s[a]], style, label=a)  # None: failed
         ax.set_xlabel(xlabel)
         ax.set_ylabel("sum rate over the sweep slots [bit/s/Hz]")
-        ax.set_title(f"Sum rate vs {xlabel.split(' [')[0]} ({title})")
+        ax.set_title(f"Sum rate vs {xlabel.split(' [')[0]} ({title}, {model})")
         ax.grid(alpha=0.3)
         ax.legend()
     _save(fig, path, 100)
@@ -179,3 +187,41 @@ def plot_city_coverage(path: str | os.PathLike, city: xr.Dataset, routes: xr.Dat
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     _save(fig, path, 100)
+
+
+def plot_handover(path: str | os.PathLike, ho: dict, links: dict[str, list], ue_ids: list[str]) -> None:
+    """Handover-aware selection (arXiv 2507.10308 model, reconstructed): the sum rate vs handovers per car per
+    minute as the weight varies (exact front, online points, per-slot optimum), and the links each car holds
+    over time without and with the handover weight (shaded: a new link at that slot)."""
+    fig = plt.figure(figsize=(15, 5.5), constrained_layout=True)
+    grid = fig.add_gridspec(1, 1 + len(links))
+    ax = fig.add_subplot(grid[0, 0])
+    pf = ho["pareto"]
+    ax.plot(pf["exact_handovers_per_ue_per_min"], pf["exact_sum_rate"], "o-", color="k", label="exact (time-coupled MILP)")
+    for w, hx, sr in zip(pf["weights"], pf["exact_handovers_per_ue_per_min"], pf["exact_sum_rate"], strict=True):
+        ax.annotate(f"{w:g}", (hx, sr), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.plot(pf["online_handovers_per_ue_per_min"], pf["online_sum_rate"], "s", mfc="none", color="tab:blue",
+            label=f"online, {ho['online_horizon_slots']}-slot prediction")
+    base = ho["per_slot_optimal"]
+    ax.plot([base["handovers_per_ue_per_min"]], [base["sum_rate"]], "*", ms=12, color="tab:red", label="per-slot optimal")
+    ax.set_xlabel("handovers per car per minute")
+    ax.set_ylabel("sum rate over the window [bit/s/Hz]")
+    ax.set_title(f"Sum rate vs handovers (weight labels in bit/s/Hz; {ho['interference_model']} interference)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    for i, (name, per_t) in enumerate(links.items()):
+        ax = fig.add_subplot(grid[0, 1 + i])
+        n_t, n_k = len(per_t), len(ue_ids)
+        new = np.zeros((n_k, n_t))
+        for t in range(1, n_t):
+            for k in range(n_k):
+                new[k, t] = len(per_t[t][k] - per_t[t - 1][k])  # links established at t
+        ax.imshow(new, aspect="auto", cmap="Reds", vmin=0, vmax=2.5, origin="upper")
+        for t in range(n_t):
+            for k in range(n_k):
+                label = "\n".join(sorted(f"B{j}" if kind == "b" else f"S{j}" for kind, j in per_t[t][k]))
+                ax.text(t, k, label, ha="center", va="center", fontsize=5)
+        ax.set_yticks(range(n_k), ue_ids, fontsize=7)
+        ax.set_xlabel("slot")
+        ax.set_title(f"{name}: {int(new.sum())} handovers (shaded: new links)", fontsize=9)
+    _save(fig, path, 110)
