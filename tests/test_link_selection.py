@@ -220,3 +220,15 @@ def test_proposition_1_bound_is_below_the_relaxed_rate_everywhere_and_tight_at_t
         assert bound <= paper_relaxed_sum_rate(p, x, y) + 1e-9
         checked += np.isfinite(bound)
     assert checked > 80  # enough points lie in (17a)'s domain: the check is not vacuous
+
+
+def test_scip_never_returns_less_than_its_starting_association():
+    """A node limit of 1 stops SCIP at once: it must hand back the incumbent it was given (a complete
+    solution: loads, inverse loads and rates filled in), with a bound above it."""
+    from pipeline.solvers.link_selection import solve_exact_per_user, solve_heuristic
+
+    p = random_instance(np.random.default_rng(4), 8, 6, 2, cap_bs=5, cap_sat=20, interference="per_user")
+    start = solve_heuristic(p)
+    sol = solve_exact_per_user(p, start=start, node_limit=1)
+    assert sol.sum_rate >= evaluate(p, *start).sum_rate * (1 - 1e-12)
+    assert sol.upper_bound >= sol.sum_rate

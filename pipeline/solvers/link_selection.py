@@ -801,11 +801,13 @@ def solve_exact_per_user(p: SlotProblem, time_limit_s: float = 60.0, gap: float 
     x = {(i, j): m.addVar(vtype="B") for i in range(k) for j in range(nb)}
     y = {(i, j): m.addVar(vtype="B") for i in range(k) for j in range(ns)}
     inv: dict[tuple[str, int], Any] = {}
+    level_vars: dict[tuple[str, int], tuple[list[int], list[Any]]] = {}
     nets = (("b", p.cap_bs, p.other_bs, nb, x), ("s", p.cap_sat, p.other_sat, ns, y))
     for kind, cap, other, n_nodes, assoc in nets:
         for j in range(n_nodes):
             levels = list(range(int(other[j]), min(cap, int(other[j]) + k) + 1))  # no more than the K cars
             z = [m.addVar(vtype="B") for _ in levels]
+            level_vars[kind, j] = (levels, z)
             m.addCons(quicksum(z) == 1)
             m.addCons(quicksum(assoc[i, j] for i in range(k)) + int(other[j]) == quicksum(n * zn for n, zn in zip(levels, z)))
             inv[kind, j] = m.addVar(lb=1.0 / max(levels[-1], 1), ub=1.0 / max(levels[0], 1))
@@ -814,7 +816,7 @@ def solve_exact_per_user(p: SlotProblem, time_limit_s: float = 60.0, gap: float 
         m.addCons(quicksum(x[i, j] for j in range(nb)) <= 1)  # (2)
         m.addCons(quicksum(y[i, j] for j in range(ns)) <= 1)  # (4)
         m.addCons(quicksum(x[i, j] for j in range(nb)) + quicksum(y[i, j] for j in range(ns)) >= 1)  # (6)
-    rates, pruned_bound = [], 0.0
+    rates, rate_vars, pruned_bound = [], [], 0.0
     for i in range(k):
         i_from_sat = quicksum(a_s[i, j] * inv["s", j] for j in range(ns))
         i_from_bs = quicksum(a_b[i, j] * inv["b", j] for j in range(nb))
@@ -831,19 +833,32 @@ def solve_exact_per_user(p: SlotProblem, time_limit_s: float = 60.0, gap: float 
                 m.addCons(r <= float(r_max[j]) * assoc[i, j])
                 m.addCons(r * math.log(2) <= log(1 + interference + float(a[i, j]) * inv[kind, j]) - log(1 + interference))
                 rates.append(r)
+                rate_vars.append((kind, i, int(j), r))
     m.setObjective(quicksum(rates), "maximize")
     m.setParam("limits/time", float(time_limit_s))
     m.setParam("limits/gap", float(gap))
     if node_limit is not None:
         m.setParam("limits/totalnodes", int(node_limit))
-    if start is not None:
-        sol = m.createPartialSol()
+    start_eval = None
+    if start is not None:  # a complete solution (levels, inverse loads, rates): SCIP's first incumbent
         xs, ys = (np.asarray(v, bool) for v in start)
-        for (i, j), var in x.items():
-            m.setSolVal(sol, var, float(xs[i, j]))
-        for (i, j), var in y.items():
-            m.setSolVal(sol, var, float(ys[i, j]))
-        m.addSol(sol)  # partial: SCIP completes the levels and rates
+        start_eval = evaluate(p, xs, ys)
+        if start_eval.feasible:
+            sol = m.createSol()
+            for assoc, vals in ((x, xs), (y, ys)):
+                for (i, j), var in assoc.items():
+                    m.setSolVal(sol, var, float(vals[i, j]))
+            for (kind, j), (levels, z) in level_vars.items():
+                other = (p.other_bs if kind == "b" else p.other_sat)[j]
+                load = int(other) + int((xs if kind == "b" else ys)[:, j].sum())
+                for n, zn in zip(levels, z):
+                    m.setSolVal(sol, zn, float(n == load))
+                m.setSolVal(sol, inv[kind, j], 1.0 / max(load, 1))
+            for kind, i, j, r in rate_vars:
+                on = (xs if kind == "b" else ys)[i, j]
+                sinr = (start_eval.sinr_bs if kind == "b" else start_eval.sinr_sat)[i, j]
+                m.setSolVal(sol, r, float(np.log2(1 + sinr)) * (1 - 1e-9) if on else 0.0)
+            m.addSol(sol, free=True)
     # measured on Helsinki slots (10 cars, 36 cells, 2 satellites): fast separation, and no primal heuristics
     # when an incumbent is given, prove the optimum 2.4x faster than SCIP's defaults (27.5 s vs 64.7 s, 3 slots)
     from pyscipopt import SCIP_PARAMSETTING  # noqa: PLC0415
@@ -861,5 +876,7 @@ def solve_exact_per_user(p: SlotProblem, time_limit_s: float = 60.0, gap: float 
     xs = np.array([[m.getVal(x[i, j]) > 0.5 for j in range(nb)] for i in range(k)], bool).reshape(k, nb)
     ys = np.array([[m.getVal(y[i, j]) > 0.5 for j in range(ns)] for i in range(k)], bool).reshape(k, ns)
     value = evaluate(p, xs, ys).sum_rate
+    if start_eval is not None and start_eval.feasible and start_eval.sum_rate > value:  # never below the start
+        xs, ys, value = np.asarray(start[0], bool), np.asarray(start[1], bool), start_eval.sum_rate
     bound = max(float(m.getDualbound()) + pruned_bound, value)
     return ExactSolution(xs, ys, value, bound, m.getStatus() in ("optimal", "gaplimit"), _time.perf_counter() - t0)
