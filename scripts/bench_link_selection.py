@@ -6,7 +6,7 @@ Instances are random in the paper's ranges (Nguyen-Kha et al., arXiv 2408.15394:
 B = 2K/5 BS cells (capacity 5, one outside user each: room for 1.6 K links) and
 S = max(2, K/50) satellites (capacity 20, two outside users each). The exact method is the MILP under
 full power and SCIP's MINLP under per_user (its gap to its own bound is printed when the limit stops it).
-Usage: .venv/bin/python scripts/bench_link_selection.py [--sizes 10,100,1000] [--max-exact-ue 100]
+Usage: .venv/bin/python scripts/bench_link_selection.py [--sizes 10,100,1000] [--max-exact-ue 100] [--repeats 3]
        [--max-exact-ue-per-user 10] [--max-sca-ue 10] [--exact-time-limit-s 120]
 """
 
@@ -30,6 +30,8 @@ def main() -> None:
     ap.add_argument("--max-exact-ue", type=int, default=100, help="largest K for the full-power MILP")
     ap.add_argument("--max-exact-ue-per-user", type=int, default=10, help="largest K for SCIP under per_user")
     ap.add_argument("--max-sca-ue", type=int, default=10)
+    ap.add_argument("--max-heuristic-ue-per-user", type=int, default=100,
+                    help="largest K for greedy + local search under per_user (each move re-evaluates the slot)")
     ap.add_argument("--exact-time-limit-s", type=float, default=120.0)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
@@ -38,7 +40,9 @@ def main() -> None:
     for model in ("full_power", "per_user"):
         for k in (int(v) for v in args.sizes.split(",")):
             nb, ns = max(4, 2 * k // 5), max(2, k // 50)
-            algos = {"greedy": lambda p: solve_greedy(p), "heuristic": lambda p: solve_heuristic(p)}
+            algos = {"greedy": lambda p: solve_greedy(p)}
+            if model == "full_power" or k <= args.max_heuristic_ue_per_user:
+                algos["heuristic"] = lambda p: solve_heuristic(p)
             if k <= args.max_sca_ue:
                 algos["sca"] = lambda p: solve_sca(p)[:2]
                 algos["time_share"] = lambda p: solve_time_share(dataclasses.replace(p, interference="full_power"))[:2]
@@ -48,7 +52,7 @@ def main() -> None:
                     algos["optimal"] = lambda p: solve_exact(p, time_limit_s=args.exact_time_limit_s)
                 else:
                     algos["optimal"] = lambda p: solve_exact_per_user(
-                        p, time_limit_s=args.exact_time_limit_s, start=solve_heuristic(p))
+                        p, time_limit_s=args.exact_time_limit_s, start=solve_heuristic(p))  # includes the heuristic's time
             results: dict[str, list[tuple[float, float]]] = {a: [] for a in algos}
             bounds = []
             for r in range(args.repeats):

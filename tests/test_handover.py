@@ -81,3 +81,14 @@ def test_window_needs_the_same_cars_every_slot():
     b = SlotProblem(h=np.ones((3, 1)), g=np.ones((3, 1)), p_bs_w=1.0, p_sat_w=1.0, noise_w=1.0, cap_bs=3, cap_sat=3)
     with pytest.raises(ValueError, match="same cars"):
         WindowProblem([a, b], np.zeros((2, 1), int), 10.0)
+
+
+def test_window_sca_is_monotone_feasible_and_below_the_exact_objective():
+    from pipeline.solvers.handover import solve_window_sca
+
+    w = _window(5, k=4, nb=4, ns=2, slots=5)
+    for weight in (0.0, 2.0):
+        assoc, history = solve_window_sca(w, weight)
+        assert len(history) >= 2 and all(b >= a - 1e-6 * abs(a) for a, b in zip(history, history[1:]))
+        sca = evaluate_window(w, assoc, weight).objective  # raises on an infeasible slot
+        assert sca <= evaluate_window(w, solve_window_exact(w, weight), weight).objective * (1 + 1e-9)

@@ -20,6 +20,8 @@ none. Rates under full-power interference (the time-coupled problem is then a MI
   and a prediction of the next ``horizon`` slots (the cars' routes and the satellites' orbits are known
   ahead, so the prediction here is the ray-traced gains of those slots), solves that window exactly and
   commits slot t only;
+- :func:`solve_window_sca`: an SCA-style method (this project's): the time-share minorant of each slot plus
+  the exact concave handover penalty on the relaxed links, iterated, then rounded slot by slot;
 - per-slot optimal (weight 0 in every slot: :func:`solve_window_exact` with ``weight=0``), the reference.
 """
 
@@ -164,3 +166,67 @@ def solve_window_online(window: WindowProblem, weight: float, horizon: int = 3, 
         out.append((x, y))
         previous = links_of(window, t, x, y)
     return out
+
+
+def window_relaxed_objective(window: WindowProblem, relaxed: Association, weight: float) -> float:
+    """Time-share relaxed sum rate of every slot minus weight x the relaxed new links sum max(0, a_t - a_{t-1})."""
+    from pipeline.solvers.link_selection import _relaxed_sum_rate  # noqa: PLC0415
+
+    value = sum(_relaxed_sum_rate(p, x, y) for p, (x, y) in zip(window.slots, relaxed, strict=True))
+    for t in range(1, len(relaxed)):
+        now, before = _held(window, t, *relaxed[t]), _held(window, t - 1, *relaxed[t - 1])
+        value -= weight * sum(max(0.0, v - before.get(key, 0.0)) for key, v in now.items())
+    return value
+
+
+def _held(window: WindowProblem, t: int, x: np.ndarray, y: np.ndarray) -> dict[tuple[int, tuple[str, int]], float]:
+    """{(car, node identity): share} of a (relaxed) association at slot t."""
+    out: dict[tuple[int, tuple[str, int]], float] = {}
+    for kind, assoc in (("b", x), ("s", y)):
+        for k, j in zip(*np.nonzero(np.ones_like(assoc, bool)), strict=True):
+            key = (int(k), window.node_key(t, kind, int(j)))
+            out[key] = out.get(key, 0.0) + float(assoc[k, j])
+    return out
+
+
+def solve_window_sca(window: WindowProblem, weight: float, max_iterations: int = 30, tolerance: float = 1e-4,
+                     solver: str = "CLARABEL") -> tuple[Association, list[float]]:
+    """An SCA-style solution over the window (this project's, full power): the time-share minorant of every slot
+    (:class:`~pipeline.solvers.link_selection.TimeShareModel`) plus the exact concave handover penalty
+    -weight sum max(0, a_t - a_{t-1}) on the relaxed links, maximised jointly and iterated (tight at the
+    iterate: the relaxed objective never decreases), then each slot rounded by (19)-(20) and repaired.
+    Returns the association and the relaxed objective per iteration."""
+    import cvxpy as cp  # noqa: PLC0415
+
+    from pipeline.solvers.link_selection import TimeShareModel, round_association  # noqa: PLC0415
+
+    models = [TimeShareModel(p) for p in window.slots]
+    penalty = 0
+    for t in range(1, len(models)):
+        for kind in ("b", "s"):
+            now = models[t].x if kind == "b" else models[t].y
+            before = models[t - 1].x if kind == "b" else models[t - 1].y
+            for j in range(now.shape[1]):
+                key = window.node_key(t, kind, j)
+                prev = [jj for jj in range(before.shape[1]) if window.node_key(t - 1, kind, jj) == key]
+                held_before = sum(before[:, jj] for jj in prev) if prev else 0
+                penalty += cp.sum(cp.pos(now[:, j] - held_before))
+    objective = sum(m.objective for m in models) - weight * penalty
+    prob = cp.Problem(cp.Maximize(objective), [c for m in models for c in m.constraints])
+    relaxed = [(np.full(m.x.shape, 0.5 / m.x.shape[1]), np.full(m.y.shape, 0.5 / max(m.y.shape[1], 1))) for m in models]
+    history = [window_relaxed_objective(window, relaxed, weight)]
+    for _ in range(max_iterations):
+        for m, (xi, yi) in zip(models, relaxed, strict=True):
+            m.update(xi, yi)
+        prob.solve(solver=solver)
+        if prob.status not in ("optimal", "optimal_inaccurate"):
+            break
+        new = [(np.clip(m.x.value, 0, 1), np.clip(m.y.value, 0, 1)) for m in models]
+        value = window_relaxed_objective(window, new, weight)
+        if value < history[-1] - 1e-6 * max(1.0, abs(history[-1])):
+            break  # solver inaccuracy: keep the better iterate
+        relaxed = new
+        history.append(value)
+        if abs(history[-1] - history[-2]) <= tolerance * max(1.0, abs(history[-1])):
+            break
+    return [round_association(p, x, y) for p, (x, y) in zip(window.slots, relaxed, strict=True)], history

@@ -391,44 +391,16 @@ def solve_time_share(p: SlotProblem, *, max_iterations: int = 30, tolerance: flo
                          "the SINR of one network depends on the other's loads); use solve_sca")
     p.check_feasible()
     k, nb, ns = p.n_ue, p.h.shape[1], p.g.shape[1]
-    a_b, a_s = _sinr_full_power(p)
-    other = (np.asarray(p.other_bs, float), np.asarray(p.other_sat, float))
     if start is None:
         xi, yi = np.full((k, nb), 0.5 / max(nb, 1)), np.full((k, ns), 0.5 / max(ns, 1))
     else:
         xi, yi = (np.clip(np.asarray(v, float), 0, 1) for v in start)
     trace = ScaTrace([_relaxed_sum_rate(p, xi, yi)], 0, "uniform" if start is None else "given")
-    x, y = cp.Variable((k, nb), nonneg=True), cp.Variable((k, ns), nonneg=True)
-    ones_k = np.ones((k, 1))
-    objective = 0
-    params: list[tuple[Any, ...]] = []
-    load_links: list[Any] = []
-    for var, a, o in ((x, a_b, other[0]), (y, a_s, other[1])):
-        n = a.shape[1]
-        load = cp.Variable(n)  # node loads D as their own variables: keeps the cone matrix sparse (k nnz per column, not k^2)
-        load_links.append(load == cp.sum(var, axis=0) + o)
-        load_m = ones_k @ cp.reshape(load, (1, n), order="C")  # (k, n): every UE row sees its node's load
-        # alpha x + beta x D >= alpha x - |beta| ((x + D)^2 + q^2 - 2 q (x - D)) / 4, q = x_i - D_i, written
-        # as coef_x x + coef_d D - |beta| (x + D)^2 / 4 + const (the constant does not move the argmax; DPP form)
-        coef_x, coef_d = cp.Parameter((k, n)), cp.Parameter((k, n))
-        neg_beta = cp.Parameter((k, n), nonneg=True)
-        objective += (cp.sum(cp.multiply(coef_x, var)) + cp.sum(cp.multiply(coef_d, load_m))
-                      - cp.sum(cp.multiply(neg_beta, cp.square(var + load_m))) / 4)
-        params.append((coef_x, coef_d, neg_beta))
-    cons = [x <= 1, y <= 1, cp.sum(x, axis=1) <= 1, cp.sum(y, axis=1) <= 1,  # (2), (4)
-            cp.sum(x, axis=1) + cp.sum(y, axis=1) >= 1,  # (6)
-            cp.sum(x, axis=0) + other[0] <= p.cap_bs, cp.sum(y, axis=0) + other[1] <= p.cap_sat,  # (3), (5)
-            *load_links]
-    prob = cp.Problem(cp.Maximize(objective), cons)
+    model = TimeShareModel(p)
+    x = model.x
+    prob = cp.Problem(cp.Maximize(model.objective), model.constraints)
     for it in range(max_iterations):
-        for (pars, xv, a, o) in zip(params, (xi, yi), (a_b, a_s), other):
-            d_i = np.maximum(xv.sum(0) + o, _MIN_LOAD)[None, :]
-            c = np.log2(1 + a / d_i)  # c(D_i); tangent c(D) >= c(D_i) + beta (D - D_i)
-            beta = -a / (d_i * (d_i + a)) / math.log(2)
-            q = xv - d_i
-            pars[0].value = c - beta * d_i - beta * q / 2  # alpha + |beta| q / 2
-            pars[1].value = beta * q / 2  # -|beta| q / 2
-            pars[2].value = -beta
+        model.update(xi, yi)
         try:
             # DPP compiles once and re-solves fast, but its parameter tensor grows as (K n)^2: off for big slots
             prob.solve(solver=solver, ignore_dpp=k * (nb + ns) > _DPP_MAX_LINKS)
@@ -438,7 +410,7 @@ def solve_time_share(p: SlotProblem, *, max_iterations: int = 30, tolerance: flo
             # keep the last solved iterate: the sequence so far is a valid, monotone SCA run
             trace.stopped = f"subproblem solver failure at iteration {it + 1} ({prob.status})"
             break
-        x_new, y_new = np.clip(x.value, 0, 1), np.clip(y.value, 0, 1)
+        x_new, y_new = np.clip(x.value, 0, 1), np.clip(model.y.value, 0, 1)
         value = _relaxed_sum_rate(p, x_new, y_new)
         if value < trace.objective[-1] - 1e-6 * max(1.0, abs(trace.objective[-1])):
             # solver inaccuracy only: the minorant guarantees ascent (keep the better iterate)
@@ -453,6 +425,54 @@ def solve_time_share(p: SlotProblem, *, max_iterations: int = 30, tolerance: flo
         trace.stopped = "iteration limit"
     xr, yr = round_association(p, xi, yi, epsilon)
     return xr, yr, trace
+
+
+class TimeShareModel:
+    """One slot's time-share minorant in cvxpy (see :func:`solve_time_share`): the relaxed variables ``x``, ``y``,
+    the ``objective`` (its coefficients are parameters, set at an iterate by :meth:`update`) and the
+    ``constraints`` (2)-(6) on [0, 1]. Shared by :func:`solve_time_share` and the window version in
+    :mod:`pipeline.solvers.handover`."""
+
+    def __init__(self, p: SlotProblem) -> None:
+        import cvxpy as cp  # noqa: PLC0415
+
+        k, nb, ns = p.n_ue, p.h.shape[1], p.g.shape[1]
+        self.p = p
+        self.gains = _sinr_full_power(p)
+        self.other = (np.asarray(p.other_bs, float), np.asarray(p.other_sat, float))
+        self.x, self.y = cp.Variable((k, nb), nonneg=True), cp.Variable((k, ns), nonneg=True)
+        ones_k = np.ones((k, 1))
+        self.objective = 0
+        self.params: list[tuple[Any, ...]] = []
+        load_links: list[Any] = []
+        for var, a, o in ((self.x, self.gains[0], self.other[0]), (self.y, self.gains[1], self.other[1])):
+            n = a.shape[1]
+            load = cp.Variable(n)  # node loads D as their own variables: keeps the cone matrix sparse (k nnz per column)
+            load_links.append(load == cp.sum(var, axis=0) + o)
+            load_m = ones_k @ cp.reshape(load, (1, n), order="C")  # (k, n): every UE row sees its node's load
+            # alpha x + beta x D >= alpha x - |beta| ((x + D)^2 + q^2 - 2 q (x - D)) / 4, q = x_i - D_i, written
+            # as coef_x x + coef_d D - |beta| (x + D)^2 / 4 + const (the constant does not move the argmax; DPP form)
+            coef_x, coef_d = cp.Parameter((k, n)), cp.Parameter((k, n))
+            neg_beta = cp.Parameter((k, n), nonneg=True)
+            self.objective += (cp.sum(cp.multiply(coef_x, var)) + cp.sum(cp.multiply(coef_d, load_m))
+                               - cp.sum(cp.multiply(neg_beta, cp.square(var + load_m))) / 4)
+            self.params.append((coef_x, coef_d, neg_beta))
+        x, y = self.x, self.y
+        self.constraints = [x <= 1, y <= 1, cp.sum(x, axis=1) <= 1, cp.sum(y, axis=1) <= 1,  # (2), (4)
+                            cp.sum(x, axis=1) + cp.sum(y, axis=1) >= 1,  # (6)
+                            cp.sum(x, axis=0) + self.other[0] <= p.cap_bs,  # (3)
+                            cp.sum(y, axis=0) + self.other[1] <= p.cap_sat, *load_links]  # (5)
+
+    def update(self, xi: np.ndarray, yi: np.ndarray) -> None:
+        """Set the minorant's coefficients at the iterate (xi, yi)."""
+        for pars, xv, a, o in zip(self.params, (xi, yi), self.gains, self.other):
+            d_i = np.maximum(xv.sum(0) + o, _MIN_LOAD)[None, :]
+            c = np.log2(1 + a / d_i)  # c(D_i); tangent c(D) >= c(D_i) + beta (D - D_i)
+            beta = -a / (d_i * (d_i + a)) / math.log(2)
+            q = xv - d_i
+            pars[0].value = c - beta * d_i - beta * q / 2  # alpha + |beta| q / 2
+            pars[1].value = beta * q / 2  # -|beta| q / 2
+            pars[2].value = -beta
 
 
 def round_association(p: SlotProblem, xf: np.ndarray, yf: np.ndarray, epsilon: float = 0.5) -> tuple[np.ndarray, np.ndarray]:

@@ -32,7 +32,8 @@ from pipeline.io.paths import CityPaths
 from pipeline.solvers.link_selection import (
     INTERFERENCE_MODELS, InfeasibleError, SlotProblem, evaluate, solve_exact, solve_exact_per_user, solve_greedy,
     solve_heuristic, solve_sca, solve_time_share)
-from pipeline.solvers.handover import WindowProblem, evaluate_window, links_of, solve_window_exact, solve_window_online
+from pipeline.solvers.handover import (
+    WindowProblem, evaluate_window, links_of, solve_window_exact, solve_window_online, solve_window_sca)
 from pipeline.stages._common import note_timing, run_stage
 
 ALGORITHMS = ("optimal", "sca", "time_share", "greedy", "heuristic")
@@ -140,16 +141,19 @@ def solve_all(p: SlotProblem, ls: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def window_solution(window: WindowProblem, weight: float, online_horizon: int | None, limit: float) -> list:
-    """One handover-aware solution (a cluster task): exact (``online_horizon`` None) or online."""
+    """One handover-aware solution (a cluster task): exact (``online_horizon`` None), SCA-style (0) or online."""
     if online_horizon is None:
         return solve_window_exact(window, weight, limit)
+    if online_horizon == 0:
+        return solve_window_sca(window, weight)[0]
     return solve_window_online(window, weight, online_horizon, limit)
 
 
 def handover_study(ds, ls: dict[str, Any], orbits: dict[str, Any], compute: ComputeConfig) -> dict[str, Any]:  # noqa: ANN001
     """Handover-aware selection over the window (pipeline.solvers.handover) under full-power interference:
-    per-slot optimal vs the exact time-coupled MILP and the online receding-horizon solution at the default
-    weight, and the exact Pareto front over ``handover.pareto_weights``."""
+    per-slot optimal vs the exact time-coupled MILP, the SCA-style window method and the online
+    receding-horizon solution at the default weight, and the exact and online fronts over
+    ``handover.pareto_weights``."""
     w = "params.yaml link_selection.handover"
     ho = ls.get("handover") or {}
     weight = number(ho, "weight_bps_hz", w, positive=False, minimum=0)
@@ -165,21 +169,22 @@ def handover_study(ds, ls: dict[str, Any], orbits: dict[str, Any], compute: Comp
                 "handovers_per_ue_per_min": round(ev.handovers_per_ue_per_min, 4), "objective": round(ev.objective, 4)}
 
     weights = [float(v) for v in ho.get("pareto_weights", [])]
-    jobs = [(0.0, None), (weight, None), (weight, horizon)] + [(v, h) for v in weights for h in (None, horizon)]
+    jobs = [(0.0, None), (weight, None), (weight, horizon), (weight, 0)] + [(v, h) for v in weights for h in (None, horizon)]
     solved = run_calls([(window_solution, (window, v, h, limit)) for v, h in jobs], compute, "handover-aware selection")
-    per_slot, exact, online = solved[:3]
+    per_slot, exact, online, sca = solved[:4]
     out: dict[str, Any] = {"interference_model": "full_power",  # the time-coupled problem is a MILP there
                            "weight_bps_hz_per_handover": weight, "online_horizon_slots": horizon,
                            "slot_duration_s": window.slot_duration_s,
                            "per_slot_optimal": summary(per_slot), "aware_exact": summary(exact),
-                           "aware_online": summary(online)}
+                           "aware_online": summary(online),
+                           "aware_sca": summary(sca)}  # this project's SCA-style window method (time-share)
     base, aware = out["per_slot_optimal"], out["aware_exact"]
     out["handover_reduction"] = round(1 - aware["handovers"] / base["handovers"], 4) if base["handovers"] else 0.0
     out["sum_rate_loss"] = round(1 - aware["sum_rate"] / base["sum_rate"], 6) if base["sum_rate"] else 0.0
     out["online_objective_gap"] = round(1 - out["aware_online"]["objective"] / aware["objective"], 6) \
         if aware["objective"] else 0.0
-    front = [summary(a) for a in solved[3::2]]
-    front_online = [summary(a) for a in solved[4::2]]
+    front = [summary(a) for a in solved[4::2]]
+    front_online = [summary(a) for a in solved[5::2]]
     out["pareto"] = {"weights": weights,
                      "exact_sum_rate": [f["sum_rate"] for f in front],
                      "exact_handovers_per_ue_per_min": [f["handovers_per_ue_per_min"] for f in front],
