@@ -9,7 +9,7 @@ scored under ``per_user`` interference against SCIP's proven optimum: mean and m
 search, and the full-power optimum scored under per_user; and whether greedy ever fails where an
 association exists. Writes a JSON summary (``--out``) and prints a table.
 
-    .venv/bin/python scripts/study_link_selection.py [--n 50] [--k 5 6 7 8 9 10] [--out results/link_selection_study.json]
+    .venv/bin/python scripts/study_link_selection.py [--n 50] [--k 5 6 7 8 9 10] [--out docs/link_selection_study.json]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--k", type=int, nargs="+", default=[5, 6, 7, 8, 9, 10])
     ap.add_argument("--time-limit-s", type=float, default=300.0)
-    ap.add_argument("--out", type=Path, default=Path("results/link_selection_study.json"))
+    ap.add_argument("--out", type=Path, default=Path("docs/link_selection_study.json"))
     args = ap.parse_args()
     warnings.filterwarnings("ignore", message="Solution may be inaccurate")
     summary: dict = {"interference_model": "per_user", "n_per_cell": args.n, "regimes": REGIMES, "cells": []}

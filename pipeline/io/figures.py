@@ -189,10 +189,16 @@ def plot_city_coverage(path: str | os.PathLike, city: xr.Dataset, routes: xr.Dat
     _save(fig, path, 100)
 
 
-def plot_handover(path: str | os.PathLike, ho: dict, links: dict[str, list], ue_ids: list[str]) -> None:
+def plot_handover(path: str | os.PathLike, ho: dict, links: dict[str, list] | None, ue_ids: list[str]) -> None:
     """Handover-aware selection (arXiv 2507.10308 model, reconstructed): the sum rate vs handovers per car per
     minute as the weight varies (exact front, online points, per-slot optimum), and the links each car holds
     over time without and with the handover weight (shaded: a new link at that slot)."""
+    if links is None:  # the study could not run (link_selection.json "handover" says why)
+        fig, ax = plt.subplots(figsize=(8, 2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"handover study not computed: {ho.get('skipped', '')}", ha="center", va="center", wrap=True)
+        _save(fig, path, 100)
+        return
     fig = plt.figure(figsize=(15, 5.5), constrained_layout=True)
     grid = fig.add_gridspec(1, 1 + len(links))
     ax = fig.add_subplot(grid[0, 0])

@@ -290,8 +290,11 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         _, _, tr = solve_sca(slot_problem(ds, solved_slots[0], ls, p_sat_w=10 ** (v / 10))[0], **sca_options(ls))
         convergence[f"{v:g}"] = {"objective": tr.objective, "start": tr.start}
 
-    handover = handover_study(ds, ls, section(params, "orbits"), compute)
-    links = handover.pop("_links")
+    try:
+        handover = handover_study(ds, ls, section(params, "orbits"), compute)
+        links = handover.pop("_links")
+    except InfeasibleError as exc:  # a slot with fewer free places than cars: no window association exists
+        handover, links = {"interference_model": "full_power", "skipped": str(exc)}, None
 
     for a in ALGORITHMS:  # mean solve time per slot: a wall time, so in timings.json, not in the results
         secs = [s[a]["seconds"] for s in per_slot if ok(s, a)]
@@ -329,7 +332,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     }
     write_json(paths.results_dir / "link_selection.json", metrics)
     plot_link_selection(paths.figures_dir / "link_selection.png", metrics)
-    plot_handover(paths.figures_dir / "handover.png", handover, links, ue_ids)
+    plot_handover(paths.figures_dir / "handover.png", handover, links, ue_ids)  # links None: says why it is empty
     pct = (lambda v: "n/a" if v is None else f"{v:.3%}")
     print(f"[link_selection] {len(per_slot)} slots under {model} interference: sum rate optimal {total['optimal']:.2f} "
           f"(bound {bound:.2f}, {proven} slots proven), SCA {total['sca']:.2f} (gap {pct(gaps['sca'])}), time-share "
@@ -337,7 +340,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
           f"{pct(gaps['greedy'])}), heuristic {total['heuristic']:.2f} bit/s/Hz"
           + (f"; handovers per car per minute: per-slot optimal {handover['per_slot_optimal']['handovers_per_ue_per_min']:.2f}, "
              f"aware exact {handover['aware_exact']['handovers_per_ue_per_min']:.2f} "
-             f"({handover['aware_exact']['sum_rate']:.2f} bit/s/Hz), online {handover['aware_online']['handovers_per_ue_per_min']:.2f}")
+             f"({handover['aware_exact']['sum_rate']:.2f} bit/s/Hz), online {handover['aware_online']['handovers_per_ue_per_min']:.2f}"
+             if "skipped" not in handover else f"; handover study skipped: {handover['skipped']}")
           + (f"; {len(failures)} algorithm failures" if failures else "")
           + (f"; {len(unreached)} car-slots reached by no transmitter (rate 0)" if unreached else ""))
 
