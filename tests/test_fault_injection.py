@@ -77,7 +77,9 @@ def test_kill_9_at_random_points_then_dvc_repro_gives_the_uninterrupted_outputs(
     rng = np.random.default_rng(13)
     kills = []
     for _ in range(3):
-        after_s = float(rng.uniform(0.5, 0.9 * full_s))
+        # early in the run: a victim run can be faster than the reference (less load on the machine), and
+        # each one resumes what the previous kill left
+        after_s = float(rng.uniform(0.5, 0.5 * full_s))
         proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", *STAGES], cwd=victim, env=_env(),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(after_s)

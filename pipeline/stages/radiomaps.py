@@ -194,7 +194,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
 
         run_map_tasks(job, site_rows, np.array([dirs[t, r] for t, r in todo]).reshape(-1, 3),
                       np.array([rng[t, r] for t, r in todo]), ComputeConfig.from_params(params), sink=sink,
-                      tile_scene_dir=Path(tile_scenes))
+                      tile_scene_dir=Path(tile_scenes).resolve())  # absolute: workers may run elsewhere
         zeros = np.zeros((ny, nx), np.float32)
         for i in np.flatnonzero(~covered):  # sectors with no cell in range
             for name in ("path_gain_bs", "path_gain_bs_direct"):
