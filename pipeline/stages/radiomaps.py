@@ -10,6 +10,7 @@ triggers ray tracing.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 import time
@@ -167,6 +168,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     def check(name: str, dims: tuple[str, ...], values: np.ndarray) -> None:
         require_finite(xr.Dataset({name: (dims, values)}), (name,), "radiomaps", minimum=0.0)
 
+    for stale in paths.data_dir.glob(".tile-scenes-*"):  # left by a run killed mid-stage (kill -9 skips cleanup)
+        shutil.rmtree(stale, ignore_errors=True)
     t0 = time.perf_counter()
     # tile scenes next to the outputs (a cluster's workers share the project folder), removed afterwards
     with StreamedNetcdf(paths.radiomaps_nc, static) as nc, \
