@@ -198,7 +198,8 @@ def solve_window_sca(window: WindowProblem, weight: float, max_iterations: int =
     Returns the association and the relaxed objective per iteration."""
     import cvxpy as cp  # noqa: PLC0415
 
-    from pipeline.solvers.link_selection import TimeShareModel, round_association  # noqa: PLC0415
+    from pipeline.solvers.link_selection import (  # noqa: PLC0415
+        ScaTrace, TimeShareModel, maximise_minorants, round_association)
 
     models = [TimeShareModel(p) for p in window.slots]
     penalty = 0
@@ -214,19 +215,18 @@ def solve_window_sca(window: WindowProblem, weight: float, max_iterations: int =
     objective = sum(m.objective for m in models) - weight * penalty
     prob = cp.Problem(cp.Maximize(objective), [c for m in models for c in m.constraints])
     relaxed = [(np.full(m.x.shape, 0.5 / m.x.shape[1]), np.full(m.y.shape, 0.5 / max(m.y.shape[1], 1))) for m in models]
-    history = [window_relaxed_objective(window, relaxed, weight)]
-    for _ in range(max_iterations):
-        for m, (xi, yi) in zip(models, relaxed, strict=True):
+
+    def solve_at(iterate: Association) -> tuple[Association | None, str]:
+        for m, (xi, yi) in zip(models, iterate, strict=True):
             m.update(xi, yi)
         prob.solve(solver=solver)
         if prob.status not in ("optimal", "optimal_inaccurate"):
-            break
-        new = [(np.clip(m.x.value, 0, 1), np.clip(m.y.value, 0, 1)) for m in models]
-        value = window_relaxed_objective(window, new, weight)
-        if value < history[-1] - 1e-6 * max(1.0, abs(history[-1])):
-            break  # solver inaccuracy: keep the better iterate
-        relaxed = new
-        history.append(value)
-        if abs(history[-1] - history[-2]) <= tolerance * max(1.0, abs(history[-1])):
-            break
-    return [round_association(p, x, y) for p, (x, y) in zip(window.slots, relaxed, strict=True)], history
+            return None, prob.status
+        return [(np.clip(m.x.value, 0, 1), np.clip(m.y.value, 0, 1)) for m in models], prob.status
+
+    def value_of(iterate: Association) -> float:
+        return window_relaxed_objective(window, iterate, weight)
+
+    trace = ScaTrace([value_of(relaxed)], 0, method="window_time_share")
+    relaxed = maximise_minorants(trace, relaxed, solve_at, value_of, max_iterations, tolerance)
+    return [round_association(p, x, y) for p, (x, y) in zip(window.slots, relaxed, strict=True)], trace.objective

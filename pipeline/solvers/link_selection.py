@@ -27,6 +27,7 @@ time-share minorise-maximise scheme of this project (:func:`solve_time_share`, f
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -345,6 +346,34 @@ class ScaTrace:
     method: str = "time_share"
 
 
+def maximise_minorants(trace: ScaTrace, start: Any, solve_at: Callable[[Any], tuple[Any, str]],
+                       value_of: Callable[[Any], float], max_iterations: int, tolerance: float) -> Any:
+    """The minorise-maximise loop shared by every SCA here: ``solve_at(iterate)`` solves the convex subproblem
+    built at the iterate and returns (new iterate, solver status), the new iterate None when the solver failed.
+    A new iterate is kept while the relaxed objective ``value_of`` does not drop (the minorant is tight at the
+    iterate, so a drop is solver inaccuracy); stop when it changes by at most ``tolerance`` times its value.
+    Appends to ``trace.objective`` (which holds the start's value), sets ``trace.iterations`` and
+    ``trace.stopped``; returns the last iterate kept."""
+    current = start
+    for it in range(max_iterations):
+        new, status = solve_at(current)
+        if new is None:  # keep the last solved iterate: the sequence so far is a valid, monotone run
+            trace.stopped = f"subproblem solver failure at iteration {it + 1} ({status})"
+            break
+        value = value_of(new)
+        if value < trace.objective[-1] - 1e-6 * max(1.0, abs(trace.objective[-1])):
+            trace.stopped = f"solver inaccuracy at iteration {it + 1}"  # keep the better iterate
+            break
+        current = new
+        trace.objective.append(value)
+        trace.iterations = it + 1
+        if abs(trace.objective[-1] - trace.objective[-2]) <= tolerance * max(1.0, abs(trace.objective[-1])):
+            break
+    else:
+        trace.stopped = "iteration limit"
+    return current
+
+
 def _sinr_full_power(p: SlotProblem) -> tuple[np.ndarray, np.ndarray]:
     """A_B = P_B h / (I_S + N), A_S = P_S g / (I_B + N): link SINRs of a node's whole power (full-power interference)."""
     a_b = p.p_bs_w * p.h / ((p.p_sat_w * p.g).sum(1) + p.noise_w)[:, None]
@@ -397,32 +426,21 @@ def solve_time_share(p: SlotProblem, *, max_iterations: int = 30, tolerance: flo
         xi, yi = (np.clip(np.asarray(v, float), 0, 1) for v in start)
     trace = ScaTrace([_relaxed_sum_rate(p, xi, yi)], 0, "uniform" if start is None else "given")
     model = TimeShareModel(p)
-    x = model.x
     prob = cp.Problem(cp.Maximize(model.objective), model.constraints)
-    for it in range(max_iterations):
-        model.update(xi, yi)
+
+    def solve_at(iterate: tuple[np.ndarray, np.ndarray]) -> tuple[Any, str]:
+        model.update(*iterate)
         try:
             # DPP compiles once and re-solves fast, but its parameter tensor grows as (K n)^2: off for big slots
             prob.solve(solver=solver, ignore_dpp=k * (nb + ns) > _DPP_MAX_LINKS)
         except cp.error.SolverError:
-            x.value = None
-        if x.value is None or prob.status not in ("optimal", "optimal_inaccurate"):
-            # keep the last solved iterate: the sequence so far is a valid, monotone SCA run
-            trace.stopped = f"subproblem solver failure at iteration {it + 1} ({prob.status})"
-            break
-        x_new, y_new = np.clip(x.value, 0, 1), np.clip(model.y.value, 0, 1)
-        value = _relaxed_sum_rate(p, x_new, y_new)
-        if value < trace.objective[-1] - 1e-6 * max(1.0, abs(trace.objective[-1])):
-            # solver inaccuracy only: the minorant guarantees ascent (keep the better iterate)
-            trace.stopped = f"solver inaccuracy at iteration {it + 1}"
-            break
-        xi, yi = x_new, y_new
-        trace.objective.append(value)
-        trace.iterations = it + 1
-        if abs(trace.objective[-1] - trace.objective[-2]) <= tolerance * max(1.0, abs(trace.objective[-1])):
-            break
-    else:
-        trace.stopped = "iteration limit"
+            return None, prob.status
+        if model.x.value is None or prob.status not in ("optimal", "optimal_inaccurate"):
+            return None, prob.status
+        return (np.clip(model.x.value, 0, 1), np.clip(model.y.value, 0, 1)), prob.status
+
+    xi, yi = maximise_minorants(trace, (xi, yi), solve_at, lambda it: _relaxed_sum_rate(p, *it),
+                                max_iterations, tolerance)
     xr, yr = round_association(p, xi, yi, epsilon)
     return xr, yr, trace
 
@@ -710,7 +728,9 @@ def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e
     trace = ScaTrace([paper_relaxed_sum_rate(p, xi, yi)], 0, "uniform" if start is None else "given",
                      method="paper_sca")
     ln2 = math.log(2)
-    for it in range(max_iterations):
+
+    def solve_at(iterate: tuple[np.ndarray, np.ndarray]) -> tuple[Any, str]:
+        xi, yi = iterate
         x, y = cp.Variable((k, nb), nonneg=True), cp.Variable((k, ns), nonneg=True)
         d, e = cp.Variable(nb), cp.Variable(ns)
         w_b, w_s = cp.Variable(k), cp.Variable(k)
@@ -748,22 +768,13 @@ def solve_sca(p: SlotProblem, *, max_iterations: int = 30, tolerance: float = 1e
         try:
             prob.solve(solver=solver)
         except cp.error.SolverError:
-            x.value = None
+            return None, prob.status
         if x.value is None or prob.status not in ("optimal", "optimal_inaccurate"):
-            trace.stopped = f"subproblem solver failure at iteration {it + 1} ({prob.status})"
-            break
-        x_new, y_new = np.clip(x.value, 0, 1), np.clip(y.value, 0, 1)
-        value = paper_relaxed_sum_rate(p, x_new, y_new)
-        if value < trace.objective[-1] - 1e-6 * max(1.0, abs(trace.objective[-1])):
-            trace.stopped = f"solver inaccuracy at iteration {it + 1}"  # the minorant guarantees ascent
-            break
-        xi, yi = x_new, y_new
-        trace.objective.append(value)
-        trace.iterations = it + 1
-        if abs(trace.objective[-1] - trace.objective[-2]) <= tolerance * max(1.0, abs(trace.objective[-1])):
-            break
-    else:
-        trace.stopped = "iteration limit"
+            return None, prob.status
+        return (np.clip(x.value, 0, 1), np.clip(y.value, 0, 1)), prob.status
+
+    xi, yi = maximise_minorants(trace, (xi, yi), solve_at, lambda it: paper_relaxed_sum_rate(p, *it),
+                                max_iterations, tolerance)
     xr, yr = round_association(p, xi, yi, epsilon)
     return xr, yr, trace
 
