@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from pipeline.errors import StinError
 from pipeline.io.pathstore import read_slot
 
 
@@ -36,6 +37,48 @@ def path_coefficients(ds: xr.Dataset, time_index: int) -> dict[str, np.ndarray]:
     """Slot ``time_index`` as padded arrays (the slot's longest link sets the width): ``a`` (ue, tx, rx_ant,
     tx_ant, path) complex, ``tau_s``, the angles, ``doppler_hz``, ``path_los`` and ``valid`` (ue, tx, path)."""
     return read_slot(ds, time_index).dense()
+
+
+def max_paths(ds: xr.Dataset) -> int:
+    """The most paths any link of the file has (reads ``num_paths``, one int per link): the fixed path
+    width that lets slots of different lengths be batched together."""
+    return int(ds["num_paths"].max().item()) if ds.sizes.get("time", 0) else 0
+
+
+def tx_indices(ds: xr.Dataset, tx: str = "all") -> np.ndarray:
+    """Indices of the transmitters ``all``, ``bs`` (BS sectors) or ``sat`` (satellite ranks)."""
+    if tx == "all":
+        return np.arange(ds.sizes["tx"])
+    if tx not in ("bs", "sat"):
+        raise StinError(f"unknown transmitter selection {tx!r}", "use 'all', 'bs' or 'sat'")
+    return _tx_of_kind(ds, tx)
+
+
+def slot_cir(ds: xr.Dataset, time_index: int, n_paths: int | None = None, tx: str = "all",
+             time_offsets_s: Any = (0.0,), normalize_delays: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One slot as a channel impulse response in Sionna's layout: ``a`` [rx, rx_ant, tx, tx_ant, path,
+    time_step] complex64 and ``tau`` [rx, tx, path] float32 seconds (rx = the cars, tx = BS sectors and
+    satellite ranks). Padding paths have a = 0 and tau = 0. Over ``time_offsets_s`` (s from the slot's
+    instant) each path turns with its Doppler shift, as Sionna RT's ``Paths.cir`` does:
+    a_p(t) = a_p exp(j 2 pi f_D,p t). ``normalize_delays`` subtracts each link's first delay (as Sionna RT's
+    ``Paths.cir`` does by default): float32 then keeps sub-nanosecond resolution for satellite links."""
+    return cir_from_dense(read_slot(ds, time_index).dense(n_paths), tx_indices(ds, tx), time_offsets_s,
+                          normalize_delays)
+
+
+def cir_from_dense(dense: dict[str, np.ndarray], cols: np.ndarray, time_offsets_s: Any = (0.0,),
+                   normalize_delays: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`slot_cir` from a slot's padded arrays (:meth:`SlotPaths.dense`) and transmitter columns."""
+    t = np.asarray(time_offsets_s, float).reshape(-1)
+    a = np.moveaxis(dense["a"][:, cols], 2, 1)  # (ue, tx, rx_ant, tx_ant, path) -> (ue, rx_ant, tx, tx_ant, path)
+    rot = np.exp(2j * np.pi * dense["doppler_hz"][:, cols, :, None].astype(np.float64) * t)  # (ue, tx, path, T)
+    a = a[..., None] * rot[:, None, :, None]
+    tau = dense["tau_s"][:, cols]
+    if normalize_delays:
+        valid = dense["valid"][:, cols]
+        first = np.where(valid, tau, np.inf).min(axis=-1, keepdims=True)
+        tau = np.where(valid, tau - np.where(np.isfinite(first), first, 0.0), 0.0)
+    return a.astype(np.complex64), tau.astype(np.float32)
 
 
 def _tx_of_kind(ds: xr.Dataset, kind: str) -> np.ndarray:
