@@ -32,7 +32,7 @@ NEW_CITY_HEIGHTS = {
                   "roof": 5.0, "church": 20.0},
     "min_height_by_type_m": {"roof": 3.5},
 }
-DEFAULT_SEGMENT_DEG = 0.005  # seed 003 placeholder segment size (seed-math.md 1.1)
+DEFAULT_SEGMENT_DEG = 0.005  # placeholder segment size of Nguyen-Kha et al., arXiv 2408.15394 (docs/README.md, Table I)
 DEFAULT_MAX_AREA_KM2 = 25.0  # = params.yaml buildings.max_area_km2 (ray-tracing cost grows with the area)
 DEFAULT_RANDOM_ROUTES = 10  # cars of a new city (the embedded Helsinki file has 10)
 MAX_RANDOM_ROUTE_MIN_M = 400.0  # minimum random route length of routes/helsinki.yaml
@@ -294,19 +294,61 @@ def schema(out: Path = typer.Option(Path("schemas"), help="folder for the JSON S
 
 
 @app.command()
-def info() -> None:
-    """Show the libLLVM Dr.Jit will use and the versions of the key packages."""
+def info(params_file: Path = typer.Option(Path("params.yaml"), "--params", help="params.yaml to read")) -> None:
+    """Show the ray-tracing variant and device that will run, the libLLVM Dr.Jit uses, and the versions."""
+    import platform  # noqa: PLC0415
     from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
-    from pipeline.runtime import configure_llvm  # noqa: PLC0415
+    from pipeline.runtime import RT_VARIANT_ENV, configure_llvm, cuda_available, resolve_variant  # noqa: PLC0415
 
     llvm = configure_llvm()
-    typer.echo(f"libLLVM for Dr.Jit: {llvm or 'NOT FOUND (apt-get install libllvm19)'}")
-    for pkg in ("sionna-rt", "mitsuba", "drjit", "osmnx", "pyrosm", "dvc"):
+    from pipeline.runtime import llvm_major_version  # noqa: PLC0415
+
+    found = f"{llvm} (LLVM {llvm_major_version(llvm)})" if llvm else "NOT FOUND (apt-get install libllvm19)"
+    typer.echo(f"libLLVM for Dr.Jit: {found}")
+    choice = "auto"
+    if params_file.is_file():
+        choice = str(((yaml.safe_load(params_file.read_text()) or {}).get("raytracing") or {}).get("variant", "auto"))
+    env = os.environ.get(RT_VARIANT_ENV)
+    try:
+        variant = env or resolve_variant(choice)
+        source = f"{RT_VARIANT_ENV} in the environment" if env else f"raytracing.variant: {choice} ({params_file})"
+    except StinError as exc:
+        _fail(exc)
+    typer.echo(f"ray-tracing variant: {variant} (from {source})")
+    if variant.startswith("cuda"):
+        typer.echo(f"device: GPU ({_gpu_names() or 'CUDA device'}) through Dr.Jit's CUDA backend")
+    else:
+        gpu = " (a CUDA GPU is present: raytracing.variant: auto or cuda would use it)" if cuda_available() else ""
+        typer.echo(f"device: CPU ({_cpu_name() or platform.processor() or platform.machine()}, {os.cpu_count()} threads) "
+                   f"through Dr.Jit's LLVM backend{gpu}")
+    typer.echo(f"python: {platform.python_version()}")
+    for pkg in ("sionna-rt", "mitsuba", "drjit", "sionna", "torch", "deepmimo", "osmnx", "pyrosm", "dvc", "dask"):
         try:
             typer.echo(f"{pkg}: {version(pkg)}")
         except PackageNotFoundError:
             typer.echo(f"{pkg}: not installed")
+
+
+def _cpu_name() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _gpu_names() -> str | None:
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    if shutil.which("nvidia-smi") is None:
+        return None
+    out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True)
+    return ", ".join(out.stdout.split("\n")).strip(", ") or None
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -16,9 +16,11 @@ from types import ModuleType
 
 from pipeline.errors import StinError
 
-# Mitsuba variant to run Sionna RT on (e.g. llvm_ad_mono_polarized on the CPU,
-# cuda_ad_mono_polarized on a GPU); unset: Sionna's own choice (CUDA if present)
+# Mitsuba variant to run Sionna RT on (llvm_ad_mono_polarized on the CPU, cuda_ad_mono_polarized on a GPU).
+# Chosen by params.yaml's raytracing.variant (auto | llvm | cuda; resolved by select_variant and passed on
+# to workers in this environment variable); the variable, when a user sets it, wins.
 RT_VARIANT_ENV = "STIN_RT_VARIANT"
+VARIANT_CHOICES = {"llvm": "llvm_ad_mono_polarized", "cuda": "cuda_ad_mono_polarized"}  # + "auto"
 LLVM_MIN_MAJOR = 16  # DESIGN.md: libLLVM 14/15 abort inside Dr.Jit 1.5
 _LLVM_GLOBS = (
     "/usr/lib/*/libLLVM-*.so*",
@@ -61,6 +63,38 @@ def configure_llvm() -> Path | None:
     if found is not None:
         os.environ["DRJIT_LIBLLVM_PATH"] = str(found)
     return found
+
+
+def cuda_available() -> bool:
+    """Whether Dr.Jit can run its CUDA backend here (a GPU and its driver)."""
+    configure_llvm()
+    import drjit as dr  # noqa: PLC0415
+
+    return bool(dr.has_backend(dr.JitBackend.CUDA))
+
+
+def resolve_variant(choice: str) -> str:
+    """The Mitsuba variant for ``raytracing.variant``: ``llvm`` (CPU), ``cuda`` (GPU) or ``auto`` (CUDA when
+    Dr.Jit finds a GPU, else LLVM: Sionna RT's own default)."""
+    if choice == "auto":
+        return VARIANT_CHOICES["cuda" if cuda_available() else "llvm"]
+    if choice not in VARIANT_CHOICES:
+        raise StinError(f"raytracing.variant is {choice!r}", "use auto, llvm or cuda")
+    if choice == "cuda" and not cuda_available():
+        raise StinError("raytracing.variant is cuda but Dr.Jit finds no CUDA device here",
+                        "set raytracing.variant: auto (or llvm) in params.yaml, or run on a machine with an NVIDIA GPU")
+    return VARIANT_CHOICES[choice]
+
+
+def select_variant(choice: str) -> tuple[str, str]:
+    """Set the variant every later :func:`import_sionna_rt` (here and in workers started from here) uses:
+    (variant, where it came from). A variant already in ``STIN_RT_VARIANT`` wins over ``choice``."""
+    preset = os.environ.get(RT_VARIANT_ENV)
+    if preset:
+        return preset, f"environment variable {RT_VARIANT_ENV}"
+    variant = resolve_variant(choice)
+    os.environ[RT_VARIANT_ENV] = variant
+    return variant, f"raytracing.variant: {choice}"
 
 
 def import_sionna_rt() -> ModuleType:

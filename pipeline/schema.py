@@ -210,6 +210,7 @@ class Raytracing(_Strict):
     tile_size_m: PositiveReal | None = None  # None: one tile (the whole map)
     bs_max_range_m: PositiveReal | None = None  # None: every sector over the whole map
     bs_sites_per_task: Count = 4  # BS sites (x sectors) per radio-map task
+    variant: Literal["auto", "llvm", "cuda"] = "auto"  # Dr.Jit backend: CPU (LLVM), GPU (CUDA) or auto
     penetration: Penetration | None = None
 
 

@@ -44,3 +44,36 @@ def test_package_import_configured_drjit():
 
     path = os.environ.get("DRJIT_LIBLLVM_PATH")
     assert path and runtime.llvm_major_version(path) >= runtime.LLVM_MIN_MAJOR
+
+
+def test_variant_choice(monkeypatch):
+    """raytracing.variant: llvm is the CPU variant; auto follows Dr.Jit's CUDA backend; cuda without a GPU
+    and unknown names fail with the fix; a variant the user put in the environment wins."""
+    assert runtime.resolve_variant("llvm") == "llvm_ad_mono_polarized"
+    has_cuda = runtime.cuda_available()
+    assert runtime.resolve_variant("auto") == ("cuda_ad_mono_polarized" if has_cuda else "llvm_ad_mono_polarized")
+    with pytest.raises(StinError, match="use auto, llvm or cuda"):
+        runtime.resolve_variant("gpu")
+    if not has_cuda:
+        with pytest.raises(StinError, match="no CUDA device"):
+            runtime.resolve_variant("cuda")
+    monkeypatch.setenv(runtime.RT_VARIANT_ENV, "")  # unset for the test, restored after it
+    assert runtime.select_variant("llvm") == ("llvm_ad_mono_polarized", "raytracing.variant: llvm")
+    assert runtime.select_variant("auto")[1].startswith("environment variable")  # the first choice stays
+
+
+def test_stin_info_names_variant_and_device(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    monkeypatch.setenv(runtime.RT_VARIANT_ENV, "")  # unset for the test, restored after it
+    params = tmp_path / "params.yaml"
+    params.write_text("raytracing:\n  variant: llvm\n")
+    out = CliRunner().invoke(app, ["info", "--params", str(params)])
+    assert out.exit_code == 0, out.output
+    assert "ray-tracing variant: llvm_ad_mono_polarized (from raytracing.variant: llvm" in out.output
+    assert "device: CPU" in out.output and "LLVM 1" in out.output and "sionna-rt: 2.2.0" in out.output
+    params.write_text("raytracing:\n  variant: vulkan\n")
+    out = CliRunner().invoke(app, ["info", "--params", str(params)])
+    assert out.exit_code == 2 and "use auto, llvm or cuda" in out.output
