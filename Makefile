@@ -7,28 +7,34 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup llvm run test test-fast clean-data
+.PHONY: setup llvm chromium run test test-fast clean-data
 
 setup: llvm $(STAMP)
 
 llvm:
 	@bash scripts/ensure-llvm.sh
 
+# only the tests need a browser (tests/test_webmap.py: the `stin view` page, headless)
+chromium:
+	@bash scripts/ensure-chromium.sh
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@# DeepMIMO (the export's test loads it): --no-deps, as its numpy<2.3 cap would downgrade the whole stack
+	$(BIN)/python -m pip install --quiet --no-deps "deepmimo==4.0.5"
 	@touch $(STAMP)
 
 run: setup
 	$(BIN)/dvc repro
 
 # pytest exits 5 when it collected no test: that must fail, not pass silently.
-test: setup
+test: setup chromium
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-test-fast: setup
+test-fast: setup chromium
 	$(BIN)/python -m pytest -m "not slow"
 
 clean-data:

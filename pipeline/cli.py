@@ -351,5 +351,33 @@ def _gpu_names() -> str | None:
     return ", ".join(out.stdout.split("\n")).strip(", ") or None
 
 
+@app.command()
+def view(
+    city: str = typer.Argument(..., help="city name (its outputs are in data/CITY)"),
+    data_dir: Optional[Path] = typer.Option(None, help="folder of the city's outputs (default: data/CITY)"),
+    out: Optional[Path] = typer.Option(None, help="the HTML page to write (default: results/CITY/map.html)"),
+    # = pipeline.io.webmap.DEFAULT_VMIN_DB / DEFAULT_VMAX_DB (not imported here: the CLI starts fast)
+    vmin_db: float = typer.Option(-50.0, help="CINR colour range: lowest value, dB (one range for every map)"),
+    vmax_db: float = typer.Option(40.0, help="CINR colour range: highest value, dB"),
+) -> None:
+    """Write one self-contained HTML map (CINR maps per slot, buildings, BS sites, routes, satellite
+    tracks) that works offline; online OpenStreetMap tiles are an optional layer, off by default."""
+    from pipeline.io.webmap import write_webmap  # noqa: PLC0415
+
+    try:
+        if not CITY_NAME_RE.match(city):
+            raise StinError(f"city name {city!r} is not allowed", "use lower-case letters, digits, '-' or '_'")
+        data = data_dir if data_dir is not None else Path("data") / city
+        page = out if out is not None else Path("results") / city / "map.html"
+        summary = write_webmap(data, page, city=city, vmin=vmin_db, vmax=vmax_db)
+    except StinError as exc:
+        _fail(exc)
+    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.layers.items())
+    typer.echo(f"wrote {summary.path} ({summary.size_bytes / 1e6:.1f} MB: {counts})")
+    if summary.skipped:
+        typer.echo(f"not shown (not found in {data}): {', '.join(summary.skipped)}")
+    typer.echo("open it in a browser; it works offline (OpenStreetMap tiles are an optional layer, off)")
+
+
 def main() -> None:  # pragma: no cover - console entry
     sys.exit(app())

@@ -1,8 +1,8 @@
 """Locate a libLLVM that Dr.Jit can use and import Sionna RT safely.
 
 Dr.Jit (the JIT behind Mitsuba / Sionna RT) needs libLLVM >= 16 for its CPU backend:
-Debian's LLVM 14/15 abort with ``LLVM ERROR: Cannot select ... fminimum`` (DESIGN.md,
-"Facts checked on these machines"). The path must be in ``DRJIT_LIBLLVM_PATH`` before
+Debian's LLVM 14/15 abort with ``LLVM ERROR: Cannot select ... fminimum`` (README,
+"Requirements notes"). The path must be in ``DRJIT_LIBLLVM_PATH`` before
 Dr.Jit is first imported, so :func:`configure_llvm` runs when :mod:`pipeline` is imported.
 """
 
@@ -21,7 +21,7 @@ from pipeline.errors import StinError
 # to workers in this environment variable); the variable, when a user sets it, wins.
 RT_VARIANT_ENV = "STIN_RT_VARIANT"
 VARIANT_CHOICES = {"llvm": "llvm_ad_mono_polarized", "cuda": "cuda_ad_mono_polarized"}  # + "auto"
-LLVM_MIN_MAJOR = 16  # DESIGN.md: libLLVM 14/15 abort inside Dr.Jit 1.5
+LLVM_MIN_MAJOR = 16  # measured: libLLVM 14/15 abort inside Dr.Jit 1.5
 _LLVM_GLOBS = (
     "/usr/lib/*/libLLVM-*.so*",
     "/usr/lib/libLLVM-*.so*",

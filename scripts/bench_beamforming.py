@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark: seed 001 joint satellite/BS ISAC beamforming at the paper's size (M = 8, 3 x 3 UPA, Ns = 7).
+"""Benchmark: Wang & Wang's (Sensors 2026) joint satellite/BS ISAC beamforming at the paper's size (M = 8, 3 x 3 UPA, Ns = 7).
 
 Prints, per scheme, the delivered sum rate (from the independent evaluator), whether every
 constraint holds, CCP iterations, time per iteration and to convergence, for Algorithm 1

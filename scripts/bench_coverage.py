@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark: one analytic coverage curve (Theorem 1 of seed 002, 50 SINR thresholds) and one
+"""Benchmark: one analytic coverage curve (Theorem 1 of Park et al., arXiv 2307.03343, 50 SINR thresholds) and one
 Monte Carlo run of 1e5 drops for the default StinParams, plus their max |difference|.
 
 Usage: .venv/bin/python scripts/bench_coverage.py [--drops 100000] [--seed 0] [--shadowing AS]

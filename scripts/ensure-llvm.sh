@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure a libLLVM >= 16 is installed: Dr.Jit (Sionna RT's JIT) aborts with
-# Debian's LLVM 14/15 ("LLVM ERROR: Cannot select ... fminimum"), see DESIGN.md.
+# Debian's LLVM 14/15 ("LLVM ERROR: Cannot select ... fminimum"), see README.md "Requirements notes".
 set -euo pipefail
 for v in 21 20 19 18 17 16; do
   if compgen -G "/usr/lib/*/libLLVM-${v}.so*" >/dev/null || compgen -G "/usr/lib/llvm-${v}/lib/libLLVM*.so*" >/dev/null; then

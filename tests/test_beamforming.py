@@ -1,4 +1,4 @@
-"""Joint satellite/BS ISAC beamforming (seed 001): evaluator, Algorithms 1-2, benchmarks, infeasibility."""
+"""Joint satellite/BS ISAC beamforming (Wang & Wang, Sensors 2026): evaluator, Algorithms 1-2, benchmarks, infeasibility."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seed 001's problem on ray-traced channels: the adapter against closed forms (Friis, the
+"""Wang & Wang's beamforming problem on ray-traced channels: the adapter against closed forms (Friis, the
 Bessel beam, the array response of one path) on a small synthetic channels/radio-map pair."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ UE = {"array_rows": 4, "array_cols": 4, "element_gain_dbi": 6.0, "element_3db_de
     (7, 290, 20e6, -93.96), (7, 290, 100e6, -86.98), (9, 290, 20e6, -91.96), (7, 150, 20e6, -94.40), (5, 290, 100e6, -88.98),
 ])
 def test_noise_power_matches_standards_table(nf, t_ant, bw, expected_dbm):
-    # standards.md 5, table of T_sys / N
+    # docs/models/cinr.md, table of T_sys / N
     assert lin_to_db(noise_power_w(bw, nf, t_ant)) + 30 == pytest.approx(expected_dbm, abs=0.01)
 
 

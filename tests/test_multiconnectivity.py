@@ -1,4 +1,4 @@
-"""Seed 000 case study: MC vs SC coverage (Monte Carlo against the analysis), Nakagami closed forms."""
+"""Li & Shang (arXiv 2411.04675) case study: MC vs SC coverage (Monte Carlo against the analysis), Nakagami closed forms."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def test_monte_carlo_matches_analysis(paper_run):
 
 
 def test_case_study_numbers_of_the_notes(paper_run):
-    """seed-math 3.1: P(a BS within R_T) = 0.701, ~10.8 visible satellites, P(none) ~ 2e-5."""
+    """Li & Shang §V derived numbers (docs/models/coverage.md): P(a BS within R_T) = 0.701, ~10.8 visible
+    satellites, P(none) ~ 2e-5."""
     p, mc, _ = paper_run
     tier = p.sat_tier()
     assert tier.mean_visible() == pytest.approx(10.8, abs=0.05)
@@ -86,7 +87,7 @@ def test_scheduling_probabilities_follow_the_mode_decomposition():
     an = analytic_coverage(p, THR_DB)
     mc = simulate_case(p, 100_000, 4).coverage(THR_DB)
     pn, pt = an["sat"], an["bs"]
-    notes = 0.6 * 0.8 * (1 - (1 - pn) * (1 - pt)) + 0.6 * 0.2 * pn + 0.4 * 0.8 * pt  # seed-math 3.2
+    notes = 0.6 * 0.8 * (1 - (1 - pn) * (1 - pt)) + 0.6 * 0.2 * pn + 0.4 * 0.8 * pt  # mode decomposition, docs/models/coverage.md
     np.testing.assert_allclose(an["mc"], notes, atol=1e-12)
     assert np.max(np.abs(mc["mc"] - an["mc"])) <= 0.01
 

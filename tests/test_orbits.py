@@ -51,7 +51,7 @@ def test_two_body_matches_sgp4_of_the_same_elements():
     (60.17, 24.94, 1e-2),  # at 60 N they differ by 0.19 deg, which matters at low elevation
 ])
 def test_slant_range_matches_tr38811_formula_and_table(lat, lon, tolerance):
-    # TR 38.811 eq. 6.6-3 reference values (standards.md 2): LEO-600 at 30 deg: 1075.1 km
+    # TR 38.811 eq. 6.6-3 reference values (docs/models/farfield.md): LEO-600 at 30 deg: 1075.1 km
     assert slant_range_m(np.array(30.0), 600e3) == pytest.approx(1075.1e3, abs=100)
     assert slant_range_m(np.array(90.0), 600e3) == pytest.approx(600e3)
     seconds = np.arange(0, 600, 30.0)

@@ -104,7 +104,7 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     assert 0 <= ls["sat_served_share"] <= 1 and 0 <= ls["sat_rate_share"] <= 1
     assert (results / "figures" / "link_selection.png").is_file()
 
-    # coverage: ray-traced SC/MC, seed 002 analytic vs Monte Carlo, seed 000 case study
+    # coverage: ray-traced SC/MC, Park et al. analytic vs Monte Carlo, Li & Shang case study
     cov = json.loads((results / "coverage.json").read_text())
     assert 0 <= cov["sg_analytic_vs_mc_max_abs_diff"] <= 0.01 and cov["seed000_mc_ge_max_sc"] is True
     for entry in cov["city_coverage"].values():
@@ -112,7 +112,7 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
         assert entry["mc"] >= max(entry["sc_bs"], entry["sc_sat"]) - 1e-9
     assert len(list((results / "figures" / "coverage").glob("*.png"))) == 6
 
-    # beamforming (seed 001): paper setting and ray-traced city, every design re-scored independently
+    # beamforming (Wang & Wang): paper setting and ray-traced city, every design re-scored independently
     bf = json.loads((results / "beamforming.json").read_text())
     assert set(bf["sum_rate_bps_hz"]) == {"pa1", "pa2", "das", "tdma", "ibs"}
     assert bf["constraints_satisfied"] is True and bf["pa1_iterations"] >= 1
@@ -157,14 +157,28 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     assert ran <= {"buildings", "routes"}, ran  # routes reads the map file too; neither changes an output
     assert digests() == before
 
-    # a transmit power reruns the stages that use powers (CINR maps, channels) and traces no ray again
+    # headline metrics (a few per stage: `dvc metrics show` fits a terminal) and the plot tables
+    shown = _dvc(repo_copy, "metrics", "show", "--json")
+    assert shown.returncode == 0, shown.stderr
+    columns = {name for rev in json.loads(shown.stdout).values() for f in rev["data"].values()
+               for name in f["data"]}
+    assert 20 <= len(columns) <= 40, sorted(columns)
+    for entry in yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]:
+        (title, spec), = entry.items()
+        for f, cols in ({spec["y"]: None} if isinstance(spec["y"], str) else spec["y"]).items():
+            header = (repo_copy / f.replace("${city}", "helsinki")).read_text().splitlines()[0].split(",")
+            assert spec["x"] in header and set(cols or []) <= set(header), (title, header)
+    plots = _dvc(repo_copy, "plots", "show", "--json")
+    assert plots.returncode == 0, plots.stderr[-2000:]
+
+    # a transmit power changes the stages that use powers (CINR maps, channels, beamforming) and no tracing
+    # stage (`dvc status`: which stages a repro would start from; the rerun itself is the experiment test's)
     params = yaml.safe_load((repo_copy / "params.yaml").read_text())
     params["link"]["bs_tx_power_dbm"] = 40.0
     (repo_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    third = _dvc(repo_copy, "repro")
-    assert third.returncode == 0, third.stderr[-2000:]
-    ran = {line.split("'")[1] for line in third.stdout.splitlines() if line.startswith("Running stage")}
-    assert ran == {"heatmaps", "fidelity_report", "channels", "link_selection", "coverage", "beamforming"}
+    status = _dvc(repo_copy, "status", "--json")
+    assert status.returncode == 0, status.stderr[-2000:]
+    assert set(json.loads(status.stdout)) == {"heatmaps", "channels", "beamforming"}
 
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -217,5 +231,20 @@ def test_a_new_synthetic_city_runs_every_stage_as_a_dvc_experiment(tmp_path):
     assert shown.returncode == 0, shown.stderr
     recorded = json.dumps(json.loads(shown.stdout))
     for name in ("scene.json", "radiomaps.json", "heatmaps.json", "fidelity.json", "channels.json",
-                 "link_selection.json", "coverage.json", "beamforming.json", "beamforming_sweeps.json"):
-        assert f"results/ci-town/{name}" in recorded, name
+                 "link_selection.json", "coverage.json", "beamforming.json"):
+        assert f"results/ci-town/metrics/{name}" in recorded, name
+    # a second experiment (a lower BS power) reruns from the CINR maps on, and `dvc plots diff` overlays the two
+    first = json.loads(shown.stdout)[0]["experiments"][0]["revs"][0]["name"]
+    again = _run(repo, sys.executable, "-m", "dvc", "exp", "run", "-S", "city=ci-town", "-S", "orbits.n_slots=4",
+                 "-S", "link.bs_tx_power_dbm=40")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "Running stage 'heatmaps'" in again.stdout and "Running stage 'radiomaps'" not in again.stdout
+    second = json.loads(_run(repo, sys.executable, "-m", "dvc", "exp", "show", "--json").stdout)[0]["experiments"]
+    second = [e["revs"][0]["name"] for e in second if e["revs"][0]["name"] != first][0]
+    diff = _run(repo, sys.executable, "-m", "dvc", "plots", "diff", first, second, "--json")
+    assert diff.returncode == 0, diff.stderr[-2000:]
+    plots = json.loads(diff.stdout)
+    titles = [next(iter(p)) for p in yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]]
+    assert len(plots) >= len(titles)
+    revisions = {r for p in plots.values() for item in p for r in item.get("revisions", [])}
+    assert {first, second} <= revisions, revisions

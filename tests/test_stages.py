@@ -82,7 +82,7 @@ def test_helsinki_scene_loads_and_radio_map_is_finite(helsinki):
     metrics = json.loads(helsinki.scene_metrics.read_text())
     assert sum(int(o.mi_mesh.face_count()) for o in scene.objects.values()) == metrics["n_triangles"]
     site = gpd.read_file(helsinki.sites_geojson).iloc[0]
-    scene.frequency = 3.5e9  # n78 (DESIGN.md default)
+    scene.frequency = 3.5e9  # n78 (params.yaml radio.freq_hz default)
     scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
     scene.rx_array = scene.tx_array
     scene.add(rt.Transmitter("bs", position=mi.Point3f(float(site.x_m), float(site.y_m), float(site.z_m))))

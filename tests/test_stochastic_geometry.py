@@ -1,4 +1,4 @@
-"""Seed 002 STIN coverage: fading laws, geometry, Theorem 1 against Monte Carlo, parameter checks."""
+"""Park et al. (arXiv 2307.03343) STIN coverage: fading laws, geometry, Theorem 1 against Monte Carlo, parameter checks."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def _tbs_tier(**kw):
 
 def test_mean_visible_counts_match_notes_and_quadrature():
     sat, tbs = _sat_tier(), _tbs_tier()
-    assert sat.mean_visible() == pytest.approx(59.589, abs=1e-3)  # seed-math 2.14 formula column
+    assert sat.mean_visible() == pytest.approx(59.589, abs=1e-3)  # docs/models/coverage.md validation table, formula column
     assert tbs.mean_visible() == pytest.approx(12.009, abs=1e-3)
     for t in (sat, tbs):
         a, b, r0 = t.height_min_m, t.height_max_m, t.base_radius_m
@@ -151,7 +151,7 @@ def test_visibility_follows_line_of_sight_geometry(tier):
     est = tier.lam_m2 * cap_area * visible.mean()
     se = tier.lam_m2 * cap_area * math.sqrt(visible.mean() / n)
     assert abs(est - tier.mean_visible()) < 4 * se
-    # visible <=> distance <= sqrt(rho^2 - R_E^2) (seed-math 2.1)
+    # visible <=> distance <= sqrt(rho^2 - R_E^2) (Park et al. §II; docs/models/coverage.md)
     ratio = np.linalg.norm(dvec, axis=0) / np.sqrt(rho**2 - RE**2)
     differ = visible != (ratio <= 1)
     assert differ.mean() < 1e-5 and np.all(np.abs(ratio[differ] - 1) < 1e-9)  # only round-off at the horizon
@@ -203,7 +203,7 @@ def test_association_and_no_visibility_match_notes_case_1():
     p = _notes_case1()
     net = p.network()
     assert math.exp(-sum(t.mean_visible() for t in net.tiers)) == pytest.approx(0.0138, abs=1e-4)
-    assert association_probabilities(net)[0] == pytest.approx(0.8881, abs=2e-4)  # seed-math 2.14
+    assert association_probabilities(net)[0] == pytest.approx(0.8881, abs=2e-4)  # docs/models/coverage.md, case 1
     assert association_probabilities(replace(p, sat_gain_interf_dbi=20, tbs_density_per_km2=5e-4))[0] == \
         pytest.approx(0.8956, abs=2e-4)
 
@@ -231,7 +231,7 @@ def test_interference_laplace_transform_matches_monte_carlo(tier):
 
 # ------------------------------------------------------------------ Theorem 1 vs Monte Carlo
 def _notes_case1() -> StinParams:
-    """STIN case 1 of seed-math 2.14 (Rayleigh everywhere)."""
+    """STIN validation case 1 of docs/models/coverage.md (Rayleigh everywhere)."""
     return StinParams(sat_density_per_km2=60 / (4 * math.pi * (RE / 1e3 + 500) ** 2), sat_height_max_m=50e3,
                       tbs_density_per_km2=2e-3, tbs_height_max_m=40, sat_power_dbm=60).with_shadowing("RAYLEIGH")
 
@@ -262,7 +262,7 @@ def test_theorem1_matches_monte_carlo(name):
 
 
 def test_rate_coverage_matches_notes_case_values():
-    """seed-math 2.14: case 1 (R_th 20 Mb/s) MC 0.9498, case 2 (60 Mb/s) MC 0.6568."""
+    """docs/models/coverage.md validation: case 1 (R_th 20 Mb/s) MC 0.9498, case 2 (60 Mb/s) MC 0.6568."""
     p1 = _notes_case1()
     p2 = replace(p1, sat_gain_interf_dbi=20, tbs_density_per_km2=5e-4)
     assert float(rate_coverage(p1, [20e6]).total[0]) == pytest.approx(0.9498, abs=0.004)
@@ -398,7 +398,7 @@ def test_figure_helpers_write_images(tmp_path):
     assert d3["max_abs_diff"][0] <= 0.02
     d4 = fig4_data(sat_densities_per_km2=(0.0, 1e-6), presets=("FHS",), rate_threshold_bps=np.geomspace(1e5, 3e8, 10))
     cov = d4["coverage"]["FHS"]
-    assert cov[1][0] > cov[0][0]  # satellites extend coverage where TBSs are scarce (seed 002 §V-A)
+    assert cov[1][0] > cov[0][0]  # satellites extend coverage where TBSs are scarce (Park et al. §V-A)
     assert d4["median_rate_bps"]["FHS"][0] == 0.0 < d4["median_rate_bps"]["FHS"][1]
     d5 = fig5_data(sat_bias_db=(0.0, 40.0), combos=((0.1, 80.0),), presets=("AS",))
     assert d5["rate_bps"]["AS"].shape == (1, 2)

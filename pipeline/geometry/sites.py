@@ -1,4 +1,4 @@
-"""Map segments and base-station sites (seed 003: one BS per segment, on its highest building).
+"""Map segments and base-station sites (Nguyen-Kha et al., arXiv 2408.15394: one BS per segment, on its highest building).
 
 The area is tiled from its south-west corner into segments of ``lat_deg`` x ``lon_deg``
 (edge segments are clipped to the area). A building volume belongs to the segment that

@@ -41,7 +41,7 @@ def _map_panel(ax, layer: np.ndarray, x: np.ndarray, y: np.ndarray, buildings: g
 
 def plot_cinr_maps(path: str | os.PathLike, heatmaps: xr.Dataset, radiomaps: xr.Dataset,
                    buildings: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, slot: int = 0) -> None:
-    """Seed 003 Fig. 2 style: BS-UE and LEO-UE CINR with buildings, sites, satellite direction."""
+    """Fig. 2 style of Nguyen-Kha et al. (arXiv 2408.15394): BS-UE and LEO-UE CINR with buildings, sites, satellite direction."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 7), constrained_layout=True)
     layers = [("cinr_bs_db", "BS-UE CINR"), ("cinr_leo_db", "LEO-UE CINR")]
     for ax, (var, title) in zip(axes, layers):
@@ -70,7 +70,7 @@ def plot_cinr_maps(path: str | os.PathLike, heatmaps: xr.Dataset, radiomaps: xr.
 def plot_route_cinr(path: str | os.PathLike, ue: str, times: np.ndarray, cinr_bs_db: np.ndarray,
                     cinr_leo_db: np.ndarray, heatmaps: xr.Dataset, buildings: gpd.GeoDataFrame,
                     sites: gpd.GeoDataFrame, route_xy: np.ndarray, ue_xy: np.ndarray) -> None:
-    """Seed 003 Fig. 3 style: the UE's route on the LEO-UE CINR map, and both CINRs over time."""
+    """Fig. 3 style of Nguyen-Kha et al. (arXiv 2408.15394): the UE's route on the LEO-UE CINR map, and both CINRs over time."""
     fig, (ax_map, ax_t) = plt.subplots(1, 2, figsize=(13, 6), constrained_layout=True,
                                        gridspec_kw={"width_ratios": [1, 1.4]})
     im, _ = _map_panel(ax_map, heatmaps["cinr_leo_db"].isel(time=0).values, heatmaps.x.values, heatmaps.y.values,
@@ -157,8 +157,9 @@ def plot_link_selection(path: str | os.PathLike, m: dict) -> None:
 
 def plot_city_coverage(path: str | os.PathLike, city: xr.Dataset, routes: xr.Dataset | None, analytic,  # noqa: ANN001
                        analytic_no_bs_interference, city_name: str) -> None:  # noqa: ANN001
-    """Coverage vs SINR threshold (seed 000 Fig. 6 style): ray-traced SC BS / SC satellite / MC over the
-    street cells (and route points), next to seed 002's analytic model calibrated to the city; rate coverage."""
+    """Coverage vs SINR threshold (Fig. 6 style of Li & Shang, arXiv 2411.04675): ray-traced SC BS / SC satellite /
+    MC over the street cells (and route points), next to the analytic model of Park et al. (arXiv 2307.03343)
+    calibrated to the city; rate coverage."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
     ax = axes[0]
     thr = city.threshold_db.values
@@ -168,7 +169,7 @@ def plot_city_coverage(path: str | os.PathLike, city: xr.Dataset, routes: xr.Dat
         ax.plot(thr, win.sel(scheme=scheme), "-", color=colour, lw=2, label=f"{label}, ray-traced streets")
         if routes is not None:
             ax.plot(thr, routes.sinr_coverage_window.sel(scheme=scheme), ":", color=colour, label=f"{label}, routes")
-    ax.plot(thr, analytic.total, "--", color="tab:red", label="analytic (seed 002), calibrated")
+    ax.plot(thr, analytic.total, "--", color="tab:red", label="analytic (Park et al.), calibrated")
     ax.plot(thr, analytic_no_bs_interference.total, "-.", color="tab:purple", label="analytic, no BS interferers")
     ax.set_xlabel("SINR threshold [dB]")
     ax.set_ylabel("coverage probability")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class CityPaths:
-    """File layout of one city (see the stage table in DESIGN.md)."""
+    """File layout of one city (see the stage table in README.md)."""
 
     city: str
     root: Path = Path(".")

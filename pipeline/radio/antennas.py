@@ -27,14 +27,14 @@ from scipy.special import j1
 
 SPEED_OF_LIGHT_M_S = 299_792_458.0  # exact (SI)
 
-# TR 38.901 Table 7.3-1 (standards.md 3.1)
+# TR 38.901 Table 7.3-1 (docs/models/antennas.md)
 TR38901_THETA_3DB_DEG = 65.0
 TR38901_PHI_3DB_DEG = 65.0
 TR38901_SLA_V_DB = 30.0
 TR38901_A_MAX_DB = 30.0
 TR38901_G_MAX_DBI = 8.0
 
-# ITU-R F.1336-5 recommends 3.1.1, typical antennas (standards.md 4.1)
+# ITU-R F.1336-5 recommends 3.1.1, typical antennas (docs/models/antennas.md)
 F1336_K_P = 0.7
 F1336_K_H = 0.8
 F1336_K_V = 0.7
@@ -76,7 +76,7 @@ def f1336_constants(g0_dbi: float, phi_3db_deg: float, *, k_p: float = F1336_K_P
              G_vr = -12 + 10 log10(x^-1.5 + k_v) on [x_k, 4), -lambda_kv - C log10(x) on [4, 90/theta_3);
     average: G180 = -15 + 10 log10(1 + 8 k_a) - 15 log10(180/theta_3), x_k = sqrt(1.33 - 0.33 k_v),
              G_vr = -15 + 10 log10(x^-1.5 + k_v) on [x_k, 4), -lambda_kv - 3 - C log10(x) on [4, 90/theta_3),
-    with k_a = k_p = 0.7 and C, lambda_kv as in recommends 3.1.1 (standards.md 4.1).
+    with k_a = k_p = 0.7 and C, lambda_kv as in recommends 3.1.1 (docs/models/antennas.md).
     """
     if sidelobes not in F1336_SIDELOBES:
         raise ValueError(f"F.1336 side lobes {sidelobes!r}: use one of {F1336_SIDELOBES}")
@@ -98,7 +98,7 @@ def f1336_sectoral_gain_db(azimuth_deg: Any, elevation_deg: Any, *, g0_dbi: floa
     (``sidelobes="average"``), see :func:`f1336_constants`.
 
     G = G0 + G_hr(x_h) + R G_vr(x_v), x_h = |phi|/phi_3, x_v = |theta|/theta_3, with the
-    piecewise G_hr, G_vr, R of standards.md 4.1 (elevation measured from the max-gain
+    piecewise G_hr, G_vr, R of recommends 3.1 (docs/models/antennas.md; elevation measured from the max-gain
     direction, azimuth from boresight). An electrical downtilt beta (recommends 3.5) maps the
     elevation theta_h to 90 (theta_h + beta) / (90 + beta) if theta_h + beta >= 0, else
     90 (theta_h + beta) / (90 - beta).
@@ -154,7 +154,7 @@ def bessel_gain_db(off_axis_rad: Any, *, aperture_diameter_m: float, freq_hz: fl
 
 
 def bessel_3db_beamwidth_deg(aperture_diameter_m: float, freq_hz: float) -> float:
-    """Full 3 dB beamwidth 2 asin(1.61634 / (k a)) (standards.md 1.1)."""
+    """Full 3 dB beamwidth 2 asin(1.61634 / (k a)): |2 J1(x) / x|^2 = 1/2 at x = 1.61634 (TR 38.811 6.4.1 pattern)."""
     ka = 2 * math.pi * freq_hz / SPEED_OF_LIGHT_M_S * aperture_diameter_m / 2
     return math.degrees(2 * math.asin(1.61634 / ka))
 

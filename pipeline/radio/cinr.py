@@ -95,7 +95,7 @@ class LinkParams:
         bandwidth = number(p, "bandwidth_hz", w)
         aperture = number(p, "sat_aperture_m", w)
         sat_gain = aperture_gain_dbi(aperture, freq_hz)
-        # P_tx [dBW] = EIRP density [dBW/MHz] + 10 log10(B / 1 MHz) - G_max (standards.md 1.2)
+        # P_tx [dBW] = EIRP density [dBW/MHz] + 10 log10(B / 1 MHz) - G_max (docs/models/antennas.md)
         sat_p_dbw = number(p, "sat_eirp_density_dbw_mhz", w, positive=False) + 10 * math.log10(bandwidth / 1e6) - sat_gain
         load = p.get("load", {}) or {}
         if not isinstance(load, dict):

@@ -1,7 +1,7 @@
 """Far-field satellite sources for Sionna RT.
 
 A satellite 600+ km away cannot be traced as an ordinary transmitter: Sionna launches
-rays uniformly over the sphere, so almost none reach a 1 km map (DESIGN.md). Here a
+rays uniformly over the sphere, so almost none reach a 1 km map (docs/models/farfield.md). Here a
 satellite becomes a *proxy* transmitter at ``proxy_distance_m`` along its direction, and
 every ray is aimed at a point of the launch area (the map rectangle plus a margin) on the
 receiver plane. Points are a Fibonacci lattice on the rectangle, so ray ``i`` represents

@@ -27,7 +27,7 @@ from pipeline.runtime import import_sionna_rt
 
 EPS0_F_M = 8.8541878128e-12  # vacuum permittivity (CODATA 2018)
 
-# TR 38.811 Table 6.6.1-1 LoS probability (standards.md 2.3)
+# TR 38.811 Table 6.6.1-1 LoS probability vs elevation (values as in ns-3; docs/models/farfield.md)
 TR38811_LOS_PROBABILITY = {
     "dense_urban": {10: 0.282, 20: 0.331, 30: 0.398, 40: 0.468, 50: 0.537, 60: 0.612, 70: 0.738, 80: 0.820, 90: 0.981},
     "urban": {10: 0.246, 20: 0.386, 30: 0.493, 40: 0.613, 50: 0.726, 60: 0.805, 70: 0.919, 80: 0.968, 90: 0.992},

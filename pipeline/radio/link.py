@@ -1,11 +1,11 @@
 """Link budget on ray-traced path gains: noise, NTN extra losses, UE gains, CINR.
 
-Seed 003 (seed-math.md 1.5): intra-network interference is coordinated away, only
-cross-network interference counts:
+Nguyen-Kha et al., arXiv 2408.15394, eqs. (7), (9) (docs/models/cinr.md): intra-network
+interference is coordinated away, only cross-network interference counts:
 
     CINR_BS  = P_B g_b / (sum_s P_S g_s + N)       (best BS b)
     CINR_LEO = P_S g_s / (sum_b P_B g_b + N)       (best satellite s)
-    N = k_B (T_ant + (F - 1) T_0) B                 (standards.md 5)
+    N = k_B (T_ant + (F - 1) T_0) B                 (receiver noise with antenna temperature)
 
 All gains are linear power gains of the whole link (antennas included).
 """
@@ -18,8 +18,8 @@ import numpy as np
 
 BOLTZMANN_J_K = 1.380649e-23  # exact (SI 2019)
 T0_K = 290.0  # IEEE standard noise temperature
-SCINTILLATION_P_FLUC_4GHZ_DB = 1.1  # TR 38.811 6.6.6.1.4 (standards.md 2.2), lat 20-60 deg unverified
-ATMOSPHERIC_ZENITH_DB = {3.0: 0.038, 4.0: 0.039}  # P.676 zenith gas loss, ns-3 table (standards.md 2.1)
+SCINTILLATION_P_FLUC_4GHZ_DB = 1.1  # TR 38.811 6.6.6.1.4 (docs/models/farfield.md), lat 20-60 deg unverified
+ATMOSPHERIC_ZENITH_DB = {3.0: 0.038, 4.0: 0.039}  # P.676 zenith gas loss, ns-3 table (docs/models/farfield.md)
 
 
 def db_to_lin(x_db):  # noqa: ANN001, ANN201

@@ -4,7 +4,7 @@ Path gains are stored without transmit power and without the UE antenna, so powe
 bandwidths, noise and UE arrays can change later without tracing again. BS antenna
 patterns are applied by the ray tracer (they shape which rays carry power); the satellite
 antenna gain toward the map is applied analytically (the map subtends < 0.2 deg from
-orbit, DESIGN.md).
+orbit; docs/models/farfield.md).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Solvers of the seed papers, importable without running the pipeline.
+"""Solvers of the four papers (docs/README.md), importable without running the pipeline.
 
-- ``link_selection``: seed 003 max-sum-rate BS/LEO association (exact MILP, SCA, greedy, heuristic)
-- ``coverage``: empirical SC/MC coverage from ray-traced CINR, and the city calibration of seed 002's model
-- ``stochastic_geometry``: seed 002 rate coverage (spherical PPPs, Theorem 1) and its Monte Carlo
-- ``multiconnectivity``: seed 000 case study (MC vs SC coverage)
-- ``beamforming``: seed 001 joint satellite/BS beamforming for ISAC
+- ``link_selection``: Nguyen-Kha et al. (arXiv 2408.15394) max-sum-rate BS/LEO association (exact, SCA, greedy,
+  heuristic)
+- ``coverage``: empirical SC/MC coverage from ray-traced CINR, and the city calibration of Park et al.'s model
+- ``stochastic_geometry``: Park et al. (arXiv 2307.03343) rate coverage (spherical PPPs, Theorem 1) and its
+  Monte Carlo
+- ``multiconnectivity``: Li & Shang (arXiv 2411.04675) case study (MC vs SC coverage)
+- ``beamforming``: Wang & Wang (Sensors 2026, doi 10.3390/s26072273) joint satellite/BS beamforming for ISAC
 """

@@ -1,6 +1,6 @@
-"""Joint satellite/BS beamforming for a self-backhauled satellite-terrestrial ISAC system (seed 001).
+"""Joint satellite/BS beamforming for a self-backhauled satellite-terrestrial ISAC system (Wang & Wang).
 
-Seed 001: T. Wang, Q. Wang, "Joint Beamforming for Integrated Satellite-Terrestrial ISAC Systems",
+T. Wang, Q. Wang, "Joint Beamforming for Integrated Satellite-Terrestrial ISAC Systems",
 Sensors 26(7):2273, 2026, doi:10.3390/s26072273. A multi-beam LEO satellite (Ns feeds) sends the
 backhaul symbol to an Earth station (ES) with beamformer v and a sensing waveform with covariance
 V0; the ES hands the data to a BS (Nb antennas) that serves M single-antenna users with {w_m}.
@@ -82,9 +82,9 @@ CSI_ERROR = 0.08  # Section 5 "eps_s = eps_m = delta_s = delta_m = 0.08"; read a
 MAX_ITERATIONS = 30  # Section 5 "maximum number of iterations K = 30"
 TOLERANCE = 1e-5  # Section 5 "convergence tolerance nu = 1e-5" (bit/s/Hz)
 # Not in the paper (placeholders, documented as such):
-S1528_LS_DB = -6.75  # ITU-R S.1528 recommends 1.3 near-in side lobe L_S (standards.md 7.2, SHARC)
-S1528_LF_DBI = 5.0  # S.1528 rec. 1.3 far-out level as coded in SHARC; 0 vs 5 dBi unverified (standards.md 7.2)
-GAS_ZENITH_DB = 0.25  # P.676 zenith gas loss at 20 GHz, ns-3 table (standards.md 2.1); A_gas of Section 2.2
+S1528_LS_DB = -6.75  # ITU-R S.1528 recommends 1.3 near-in side lobe L_S (as coded in SHARC)
+S1528_LF_DBI = 5.0  # S.1528 rec. 1.3 far-out level as coded in SHARC; 0 vs 5 dBi unverified (docs/models/beamforming.md)
+GAS_ZENITH_DB = 0.25  # P.676 zenith gas loss at 20 GHz, ns-3 table; A_gas of Section 2.2
 ES_SIDELOBE_DBI = -10.0  # ES dish gain towards the BS (horizon): ITU-R S.465 far side-lobe level, from memory
 PHASE_MAX_RAD = math.pi / 8  # "mild phase perturbations" eta_i (12): distribution not given; U(-pi/8, pi/8)
 BS_ELEMENT_GAIN_DBI = 8.0  # BS element gain: not in the paper; TR 38.901 Table 7.3-1 element maximum
@@ -111,7 +111,7 @@ class BeamformingInfeasible(StinError):
 # ------------------------------------------------------------------ channel model (Section 2.2-2.3)
 def s1528_gain_dbi(off_axis_deg: Any, *, g_max_dbi: float = SAT_GAIN_MAX_DBI, half_beamwidth_deg: float = BEAM_3DB_DEG / 2,
                    ls_db: float = S1528_LS_DB, lf_dbi: float = S1528_LF_DBI) -> np.ndarray:
-    """ITU-R S.1528 recommends 1.3 (LEO) envelope, standards.md 7.2 (the paper's (13) names S.1528)."""
+    """ITU-R S.1528 recommends 1.3 (LEO) envelope, docs/models/beamforming.md (the paper's (13) names S.1528)."""
     psi = np.abs(np.asarray(off_axis_deg, float))
     y = 1.5 * half_beamwidth_deg
     z = y * 10 ** (0.04 * (g_max_dbi + ls_db - lf_dbi))
@@ -189,7 +189,7 @@ class PaperSetting:
 
     @property
     def beam_spacing_deg(self) -> float:
-        """Adjacent-beam spacing (sqrt(3)/2) theta_3dB of a hexagonal 7-beam cluster (standards.md 1.2, QuaDRiGa)."""
+        """Adjacent-beam spacing (sqrt(3)/2) theta_3dB of a hexagonal 7-beam cluster (TR 38.821 layouts as in QuaDRiGa)."""
         return math.sqrt(3) / 2 * self.beam_3db_deg
 
 

@@ -1,4 +1,4 @@
-"""Seed 001's beamforming problem on the ray-traced city (``channels.nc`` + ``radiomaps.nc``).
+"""Wang & Wang's beamforming problem (Sensors 2026) on the ray-traced city (``channels.nc`` + ``radiomaps.nc``).
 
 :func:`city_problem` returns the same :class:`~pipeline.solvers.beamforming.BeamformingProblem`
 as :func:`~pipeline.solvers.beamforming.paper_problem`, so every solver runs unchanged on
@@ -19,7 +19,7 @@ ray-traced channels. How each channel of problem (17) is made:
   the same combiner, with the traced beam's TR 38.811 gain (``sat_antenna_gain_db``) replaced
   by that of each of Ns beams: beam 0 aims at the Earth station, beams 1..6 sit in a hexagon
   sqrt(3)/2 theta_3dB away (the paper's 7-beam cluster; theta_3dB of the Bessel aperture).
-  Seed 001 has one satellite: other serving ranks of ``channels.nc`` are left out.
+  The paper has one satellite: other serving ranks of ``channels.nc`` are left out.
 - **Satellite -> ES** (g_es): free-space line of sight to a dish of ``es_gain_dbi`` on a mast
   of ``es_height_m`` at the satellite's beam target (the ES is not a ray-tracing receiver),
   with the same beam gains and TR 38.811 losses.
@@ -64,19 +64,19 @@ class CitySetting:
     """Choices of the city problem; defaults name their sources."""
 
     time_index: int = 0
-    bs_rows: int = 3  # seed 001 Section 5: 3 x 3 UPA
+    bs_rows: int = 3  # Wang & Wang Section 5: 3 x 3 UPA
     bs_cols: int = 3
-    max_users: int = 8  # seed 001 Section 5: M = 8
-    n_beams: int = N_BEAMS  # seed 001: Ns = 7
-    sinr_min_db: float = SINR_MIN_DB  # seed 001 gamma_min
+    max_users: int = 8  # Wang & Wang Section 5: M = 8
+    n_beams: int = N_BEAMS  # Wang & Wang: Ns = 7
+    sinr_min_db: float = SINR_MIN_DB  # Wang & Wang gamma_min
     user_margin_db: float = 3.0  # a user is kept if it meets gamma_min + this alone (project choice)
-    es_gain_dbi: float = ES_GAIN_DBI  # seed 001 G_ES (Ka band; a ~4.5 m dish at 3.5 GHz)
+    es_gain_dbi: float = ES_GAIN_DBI  # Wang & Wang G_ES (Ka band; a ~4.5 m dish at 3.5 GHz)
     es_sidelobe_dbi: float = ES_SIDELOBE_DBI  # ES gain towards the BS (far side lobe, see beamforming.py)
     es_height_m: float = 10.0  # ES dish on a mast above street clutter (project choice)
     target_range_m: float = 300.0  # sensing targets: vehicles 300 m out in the sector (project choice)
     target_offsets_deg: tuple[float, ...] = (-30.0, 30.0)  # +-30 deg off the sector bearing (project choice)
     target_height_m: float = 1.5  # TR 38.901 UE height
-    sensing_eirp_dbw: float = 20.0  # Gamma_t; no value in seed 001 (placeholder, see params.yaml)
+    sensing_eirp_dbw: float = 20.0  # Gamma_t; no value in Wang & Wang (placeholder, see params.yaml)
     csi_error: float = 0.0  # relative CSI error radius for PA2
 
 

@@ -6,10 +6,11 @@ included, as in the heatmaps):
 
     SINR coverage    P_SC,BS(theta) = P[gamma_B > theta],  P_SC,sat(theta) = P[gamma_S > theta]
                      P_MC(theta) = P[max(gamma_B, gamma_S) > theta]   (served when either link meets it;
-                     seed 000 Sec. III: the UE is connected to both and uses the better one)
+                     Li & Shang, arXiv 2411.04675, Sec. III: the UE is connected to both and uses the
+                     better one)
     rate coverage    P[R > r] with R = B log2(1 + gamma) per link, R_MC = B log2(1 + max gamma) and the
                      dual-connectivity rate R_DC = B (log2(1 + gamma_B) + log2(1 + gamma_S))
-                     (both links' rates summed, seed 003 eq. (11))
+                     (both links' rates summed, Nguyen-Kha et al., arXiv 2408.15394, eq. (11))
 
 Probabilities are fractions of finite samples (indoor cells are NaN in the heatmaps and
 are left out), per slot and pooled over the window. P_MC >= max(P_SC,BS, P_SC,sat) holds
@@ -111,7 +112,7 @@ def heatmap_coverage(heatmaps: xr.Dataset, thresholds_db: np.ndarray, rate_thres
 
 
 # ------------------------------------------------------------------ analytic model calibrated to a city
-# The stochastic-geometry model of seed 002 (pipeline.solvers.stochastic_geometry) with its
+# The stochastic-geometry model of Park et al. (pipeline.solvers.stochastic_geometry) with its
 # parameters measured on the same city: BS density and antenna heights from the sites, the
 # satellite density from the constellation, path-loss constants/exponents and fading fitted
 # to the ray-traced maps.
@@ -149,7 +150,7 @@ def fit_nakagami_m(power_ratio: np.ndarray) -> float:
 
 
 def fit_shadowed_rician(power_ratio: np.ndarray, max_samples: int = 20_000, seed: int = 0) -> dict[str, Any]:
-    """Shadowed-Rician fit to a LoS-normalised power sample: every seed 002 Table II preset scored by the
+    """Shadowed-Rician fit to a LoS-normalised power sample: every Park et al. Table II preset scored by the
     Kolmogorov-Smirnov distance, then the maximum-likelihood (b, m, Omega) started from the best preset.
     """
     from scipy.optimize import minimize  # noqa: PLC0415
@@ -186,20 +187,20 @@ def fit_shadowed_rician(power_ratio: np.ndarray, max_samples: int = 20_000, seed
 
 
 def constellation_density_per_km2(n_satellites: int, altitude_m: float, earth_radius_m: float) -> float:
-    """Satellites per km^2 of their own sphere: N / (4 pi (R_E + h)^2) (seed 002 §II-A)."""
+    """Satellites per km^2 of their own sphere: N / (4 pi (R_E + h)^2) (Park et al., arXiv 2307.03343, §II-A)."""
     return n_satellites / (4 * np.pi * ((earth_radius_m + altitude_m) / 1e3) ** 2)
 
 
 def calibrate_city_network(heatmaps: xr.Dataset, radiomaps: xr.Dataset, *, n_sites: int, area_km2: float,
                            n_satellites: int, altitude_m: float, sat_interferer_rel_gain_db: float,
                            bs_interferer_rel_gain_db: float) -> tuple[Any, dict[str, Any]]:
-    """Two-tier seed 002 network whose parameters are measured on the city.
+    """Two-tier network of Park et al. (docs/models/coverage.md) whose parameters are measured on the city.
 
     * TBS tier: site density n_sites / area; heights U[min, max] of the antenna heights; serving
       power vs serving distance fitted as k_T d^-alpha_T (the k_T of the fit folds in the
       sector antenna and UE gains, so the tier's own gains are 0 dBi); Nakagami m_T = the moment
       estimate of the fit residual rounded to an integer >= 1 (Theorem 1 needs an integer m_T).
-    * Satellite tier: N / (4 pi (R_E + h)^2); alpha_S = 2 (line of sight, seed 002 §II-B) with
+    * Satellite tier: N / (4 pi (R_E + h)^2); alpha_S = 2 (line of sight, Park et al. §II-B) with
       k_S from the LoS plateau (cells above the 80th percentile of satellite power); the
       Shadowed-Rician (b, m, Omega) fitted by maximum likelihood to power / LoS plateau.
     * Interferers: relative gains given by the caller (sector side lobes, satellite side lobes).

@@ -1,4 +1,5 @@
-"""Plot helpers for the coverage figures of seed 002 (Figs. 3-5) and seed 000 (Figs. 3 and 6).
+"""Plot helpers for the coverage figures of Park et al., arXiv 2307.03343 (Figs. 3-5) and Li & Shang,
+arXiv 2411.04675 (Figs. 3 and 6).
 
 Each helper takes the dict of the matching ``fig*_data`` function and writes one image to the
 path the caller gives (format from its suffix). Figures are built with ``matplotlib.figure.Figure``
@@ -31,7 +32,7 @@ def _save(fig: Figure, path: str | os.PathLike, dpi: int) -> Path:
 
 
 def plot_stin_fig3(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
-    """Seed 002 Fig. 3: analytic (lines) vs Monte Carlo (markers) rate coverage, one colour per lambda_S."""
+    """Park et al. Fig. 3: analytic (lines) vs Monte Carlo (markers) rate coverage, one colour per lambda_S."""
     fig, (ax,) = _figure()
     rate = np.asarray(data["rate_bps"]) / 1e6
     for i, lam in enumerate(data["sat_density_per_km2"]):
@@ -47,7 +48,7 @@ def plot_stin_fig3(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150
 
 
 def plot_stin_fig4(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
-    """Seed 002 Fig. 4: rate coverage per shadowing preset (one panel each) for every lambda_S
+    """Park et al. Fig. 4: rate coverage per shadowing preset (one panel each) for every lambda_S
     (lambda_S = 0 is the TN-only baseline), plus the median rate versus lambda_S."""
     presets = list(data["coverage"])
     fig, axes = _figure(len(presets) + 1, width=4.6)
@@ -78,7 +79,7 @@ def plot_stin_fig4(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150
 
 
 def plot_stin_fig5(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
-    """Seed 002 Fig. 5: percentile rate with load versus satellite bias, one panel per preset."""
+    """Park et al. Fig. 5: percentile rate with load versus satellite bias, one panel per preset."""
     presets = list(data["rate_bps"])
     fig, axes = _figure(len(presets), width=4.8)
     bias = np.asarray(data["sat_bias_db"])
@@ -96,7 +97,7 @@ def plot_stin_fig5(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150
 
 
 def plot_mc_fig6(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
-    """Seed 000 Fig. 6: MC (SS-SBS) vs SC-satellite vs SC-BS coverage versus SINR threshold."""
+    """Li & Shang Fig. 6: MC (SS-SBS) vs SC-satellite vs SC-BS coverage versus SINR threshold."""
     fig, (ax,) = _figure()
     thr = data["sinr_db"]
     labels = {"mc": "MC (SS-SBS)", "sat": "SC: satellite only", "bs": "SC: BS only"}
@@ -113,7 +114,7 @@ def plot_mc_fig6(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) 
 
 
 def plot_mc_fig3(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
-    """Seed 000 Fig. 3: coverage with (solid) and without (dashed) beamforming per Nakagami m."""
+    """Li & Shang Fig. 3: coverage with (solid) and without (dashed) beamforming per Nakagami m."""
     fig, (ax,) = _figure()
     thr = data["sinr_db"]
     for m in data["m"]:

@@ -2,7 +2,7 @@
 Connectivity with Integrated Satellite Terrestrial Networks in C-Band", arXiv 2408.15394 (Sections II-B to IV-B;
 the equations, lost from the text we have, are reconstructed in docs/link_selection.md).
 
-Per slot t (the problem decouples over slots, seed-math 1.6), binary x[k, b] (UE k on BS
+Per slot t (problem (12) decouples over slots: nothing couples them), binary x[k, b] (UE k on BS
 cell b) and y[k, s] (UE k on satellite s):
 
     (2) sum_b x[k, b] <= 1      (4) sum_s y[k, s] <= 1       (6) sum_b x + sum_s y >= 1
@@ -280,7 +280,7 @@ def brute_force(p: SlotProblem) -> tuple[np.ndarray, np.ndarray]:
     return best_xy
 
 
-# ------------------------------------------------------------------ greedy (seed 003 Algorithm 2)
+# ------------------------------------------------------------------ greedy (Nguyen-Kha et al. Algorithm 2)
 def solve_greedy(p: SlotProblem) -> tuple[np.ndarray, np.ndarray]:
     """The paper's Algorithm 2 (its MATLAB-index text was lost; reconstruction), respecting capacities.
 
@@ -321,7 +321,8 @@ def solve_greedy(p: SlotProblem) -> tuple[np.ndarray, np.ndarray]:
 
 def random_instance(rng: np.random.Generator, k: int, nb: int, ns: int, *, cap_bs: int = 4, cap_sat: int = 6,
                     other_bs: int = 1, other_sat: int = 2, interference: str = "full_power") -> SlotProblem:
-    """Random slot in the ranges of seed-math 1.10: h in 10^[-12, -8], g in 10^[-17, -15],
+    """Random slot in the ranges of this project's first check of the reconstructed SCA (project choice, not the
+    paper's): h in 10^[-12, -8], g in 10^[-17, -15],
     P_B = 40 dBm, P_S = 30 dBW, 20 MHz, NF 7 dB, T_ant 290 K."""
     from pipeline.radio.link import noise_power_w  # noqa: PLC0415
 

@@ -1,8 +1,8 @@
-"""Multi-connectivity (MC) versus single connectivity (SC): the case study of seed 000 §V
-(Paper C; seed-math.md §3). Seed 000 gives the parameters but not the model of its ref. [7];
-the model below is the reconstruction of seed-math 3.2 [RECON].
+"""Multi-connectivity (MC) versus single connectivity (SC): the case study of Li & Shang, arXiv 2411.04675,
+§V (docs/models/coverage.md). The paper gives the parameters but not the model of its ref. [7];
+the model below is our reconstruction [RECON].
 
-Geometry (seed 000 §V). A 50 km x 50 km rural square with the typical UE at its centre.
+Geometry (Li & Shang §V). A 50 km x 50 km rural square with the typical UE at its centre.
   * TN: BSs form a PPP of density lambda_T in the square; the UE is served by its nearest BS if
     it lies within the service radius R_T, otherwise SC-BS is not covered. Every other BS of the
     square interferes. The nearest-BS distance has pdf 2 pi lambda_T r exp(-pi lambda_T r^2) on
@@ -10,31 +10,31 @@ Geometry (seed 000 §V). A 50 km x 50 km rural square with the typical UE at its
     intensity lambda_T x theta(x), theta = 2 pi for x <= L/2 and 2 pi - 8 arccos(L / (2x)) up to
     L / sqrt(2) (arc of the circle inside the square).
   * NTN: satellites form a PPP of density lambda_N on the sphere of radius R_E + H_N (single
-    altitude, the H_S = 0 case of seed 002, truncated-Rayleigh nearest distance (37)); the nearest
+    altitude, the H_S = 0 case of Park et al., truncated-Rayleigh nearest distance (37)); the nearest
     visible satellite serves with the main-lobe gain G_ml, every other visible one interferes with
     the side-lobe gain G_sl.
 Links. Pure d^-alpha path loss (the zenith satellite power 50 + 30 - 20 log10(5e5) = -34 dBm of
-seed-math 3.1 implies no (4 pi / lambda)^2 constant). BS and satellite have N = 4 antennas and use
+the §V parameters implies no (4 pi / lambda)^2 constant). BS and satellite have N = 4 antennas and use
 MRT: with Nakagami-m per antenna (m = 1: Rayleigh) the desired gain is Gamma(N m, 1/m) (mean N),
 an interferer's gain is Gamma(m, 1/m) (unit mean). TN and NTN use separate carriers: no
-cross-tier interference (seed-math 3.2, the text does not say).
+cross-tier interference ([RECON], the text does not say).
 
 SINR coverage of each SC link, for integer N m (Gamma CCDF = finite Poisson sum):
 
     P[SINR > theta] = int sum_{n < N m} p_n(s) f(r) dr,   s = m theta r^alpha / (P G),
     p_n(s) = (-s)^n / n! d^n/ds^n [exp(-s sigma^2) L_I(s | r)]
 
-(same recursion as seed 002, :mod:`pipeline.solvers.stochastic_geometry`); the satellite link is
+(same recursion as Park et al.'s model, :mod:`pipeline.solvers.stochastic_geometry`); the satellite link is
 evaluated by that module's engine with a single-altitude tier.
 
 MC (SS-SBS). Time-division modes with scheduling probabilities p_S, p_T (both 1 in Fig. 6):
 ``combining="selection"`` (default): covered if a scheduled link meets the threshold, so with
-independent tiers P_MC = 1 - (1 - p_S P_N)(1 - p_T P_T) (seed-math 3.2); ``"sum"``: non-coherent
+independent tiers P_MC = 1 - (1 - p_S P_N)(1 - p_T P_T) ([RECON]); ``"sum"``: non-coherent
 joint transmission, SINR_N + SINR_T > theta (Monte Carlo only).
 
-Fig. 3 of seed 000 (beamforming vs none, Nakagami-m, multi-satellite) is reconstructed as the
+Fig. 3 of Li & Shang (beamforming vs none, Nakagami-m, multi-satellite) is reconstructed as the
 satellite SC link with lambda_S = 1e-5 /km^2, 50 dBm, G_t = 30 dBi, G_r = 10 dBi, alpha = 2 (its
-caption): beamforming = main lobe G_t to the served UE, side lobe G_sl (seed 000 §V) to the others;
+caption): beamforming = main lobe G_t to the served UE, side lobe G_sl (Li & Shang §V) to the others;
 no beamforming = an isotropic (0 dBi) satellite antenna for every link. Only satellites with a UE
 transmit: each is active with probability 1 - (1 + lambda_U / (3.5 lambda_g))^-3.5 (PPP Voronoi
 cell-load approximation, lambda_g = ground-projected satellite density) [RECON].
@@ -58,7 +58,7 @@ COMBINING = ("selection", "sum")
 
 @dataclass(frozen=True)
 class CaseStudyParams:
-    """Seed 000 §V case study (every value from its text unless marked)."""
+    """Li & Shang §V case study (every value from its text unless marked)."""
 
     area_side_m: float = 50e3  # 50 km x 50 km rural/remote area
     bs_density_per_km2: float = 6e-3  # lambda_T (15 BSs expected in the area)
@@ -66,7 +66,7 @@ class CaseStudyParams:
     bs_power_dbm: float = 46.0  # P_T
     bs_pl_exponent: float = 3.5  # alpha_T
     bs_antennas: int = 4  # "both the BS and the satellite ... four antennas"
-    bs_gain_dbi: float = 0.0  # [PLACEHOLDER] not given in seed 000 §V
+    bs_gain_dbi: float = 0.0  # [PLACEHOLDER] not given in Li & Shang §V
     ues_per_bs: int = 4  # four UEs per BS service area; time-division, so not in the SINR [RECON]
     sat_altitude_m: float = 500e3  # H_N
     sat_density_per_km2: float = 5e-7  # ~296.6 satellites on the 6871 km sphere, ~10.8 visible
@@ -77,10 +77,10 @@ class CaseStudyParams:
     sat_antennas: int = 4
     ue_gain_dbi: float = 0.0  # [PLACEHOLDER] not given in §V (Fig. 3 caption uses G_r = 10 dBi)
     noise_dbm: float = -110.0  # noise power on the UE side
-    nakagami_m: float = 1.0  # per-antenna fading; 1 = Rayleigh (seed-math 3.2)
+    nakagami_m: float = 1.0  # per-antenna fading; 1 = Rayleigh [RECON]
     ue_density_per_km2: float | None = None  # active-satellite thinning (Fig. 3 only); None: all transmit
-    combining: str = "selection"  # MC rule, seed-math 3.2
-    p_sched_sat: float = 1.0  # p_S, mode probabilities of seed-math 3.2 (1 in Fig. 6)
+    combining: str = "selection"  # MC rule [RECON] (docs/models/coverage.md)
+    p_sched_sat: float = 1.0  # p_S, time-division mode probabilities [RECON] (1 in Fig. 6)
     p_sched_bs: float = 1.0  # p_T
     earth_radius_m: float = EARTH_RADIUS_M  # TR 38.811
 
@@ -135,7 +135,7 @@ class CaseStudyParams:
         return 1.0 - (1.0 + self.ue_density_per_km2 / (3.5 * ground)) ** -3.5
 
     def sat_tier(self) -> Tier:
-        """The NTN as a single-altitude tier of the seed 002 model (MRT gain in the serving link)."""
+        """The NTN as a single-altitude tier of Park et al.'s model (MRT gain in the serving link)."""
         m = self.nakagami_m
         return Tier("sat", self.sat_density_per_km2, self.earth_radius_m + self.sat_altitude_m, 0.0, 0.0,
                     self.sat_power_dbm, self.sat_gain_main_dbi + self.ue_gain_dbi + 10 * math.log10(self.sat_antennas),
@@ -290,7 +290,7 @@ def nakagami_coverage_closed_form(mean_snr: Any, sinr_threshold_db: Any, m: int)
 # ------------------------------------------------------------------ figure data
 def fig6_data(p: CaseStudyParams | None = None, sinr_threshold_db: Any = None, n_drops: int = 200_000,
               seed: int = 0) -> dict[str, Any]:
-    """Seed 000 Fig. 6: coverage versus SINR threshold for MC (SS-SBS), SC-satellite and SC-BS,
+    """Li & Shang Fig. 6: coverage versus SINR threshold for MC (SS-SBS), SC-satellite and SC-BS,
     Monte Carlo (the paper's method) plus the analytic curves where they exist."""
     p = p or CaseStudyParams()
     thr = np.linspace(-20, 30, 51) if sinr_threshold_db is None else np.asarray(sinr_threshold_db, float)
@@ -300,7 +300,7 @@ def fig6_data(p: CaseStudyParams | None = None, sinr_threshold_db: Any = None, n
     return {"sinr_db": thr, "monte_carlo": mc, "analytic": an, "params": p.to_dict()}
 
 
-# Fig. 3 caption of seed 000 (noise and G_sl from §V; one antenna: "beamforming" is the lobe gain) [RECON]
+# Fig. 3 caption of Li & Shang (noise and G_sl from §V; one antenna: "beamforming" is the lobe gain) [RECON]
 FIG3_DEFAULTS: dict[str, Any] = {"sat_density_per_km2": 1e-5, "sat_altitude_m": 500e3, "sat_power_dbm": 50.0,
                                  "sat_gain_main_dbi": 30.0, "sat_pl_exponent": 2.0, "ue_gain_dbi": 10.0,
                                  "ue_density_per_km2": 4e-6, "sat_antennas": 1}
@@ -308,7 +308,7 @@ FIG3_DEFAULTS: dict[str, Any] = {"sat_density_per_km2": 1e-5, "sat_altitude_m": 
 
 def fig3_data(m_values: Sequence[float] = (1, 3, 5), sinr_threshold_db: Any = None, n_drops: int = 100_000,
               seed: int = 0, base: CaseStudyParams | None = None) -> dict[str, Any]:
-    """Seed 000 Fig. 3: satellite coverage with and without beamforming for several Nakagami m
+    """Li & Shang Fig. 3: satellite coverage with and without beamforming for several Nakagami m
     (caption parameters; the m values and the no-beamforming definition are [RECON])."""
     base = base or replace(CaseStudyParams(), **FIG3_DEFAULTS)
     thr = np.linspace(-20, 30, 51) if sinr_threshold_db is None else np.asarray(sinr_threshold_db, float)

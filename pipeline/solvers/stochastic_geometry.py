@@ -1,13 +1,14 @@
-"""Rate coverage of a satellite-terrestrial integrated network (seed 002, Paper B; seed-math.md §2).
+"""Rate coverage of a satellite-terrestrial integrated network (Park, Choi, Lee, Baccelli, arXiv 2307.03343 v2;
+the equations, lost from the text we have, are derived and checked in docs/models/coverage.md).
 
-Model (seed 002 §II, seed-math 2.1). Every tier k (satellite shells, terrestrial BSs) is a
+Model (Park et al. §II). Every tier k (satellite shells, terrestrial BSs) is a
 Poisson point process of density lambda_k on a base sphere of radius R0_k (R0 = R_E + h_S for
 satellites, R0 = R_E for TBSs); each point is pushed radially outward by an i.i.d. height
 H ~ U[a_k, b_k] (Table I: "Uniform"; a == b gives a single altitude). The typical user sits at
 (0, 0, R_E). A point at radius rho is visible iff it is above the user's tangent plane, i.e. iff
 its distance is <= sqrt(rho^2 - R_E^2). Invisible points neither serve nor interfere.
 
-Geometry of one tier (seed-math 2.2-2.7). With e(h) = R0 + h - R_E (closest possible distance)
+Geometry of one tier (Park et al. (1)-(42)). With e(h) = R0 + h - R_E (closest possible distance)
 and r_max(h) = sqrt((R0 + h)^2 - R_E^2):
 
     |A(r, h)| = pi R0^2 (r^2 - e(h)^2) / (R_E (R0 + h))  on  e(h) <= r <= r_max(h)   (14)/(7)
@@ -25,7 +26,7 @@ single integral over x.
 
 Association and SINR (23)-(25), (43)-(47). The user picks the tier/point with the largest
 biased reference power P_k B_k K_k x^-alpha_k (K_k = path-loss constant, 1 in the paper: pure
-x^-alpha, seed 002 §II-B). Tier k serving at distance r wins iff no tier-j point lies within
+x^-alpha, Park et al. §II-B). Tier k serving at distance r wins iff no tier-j point lies within
 
     psi_kj(r) = (P_j B_j K_j / (P_k B_k K_k))^(1/alpha_j) r^(alpha_k/alpha_j)        (43)
 
@@ -79,7 +80,7 @@ raise FloatingPointError. Thresholds above 1e30 (300 dB) return coverage 0.
 
 Load (53)-(55), Singh-Dhillon-Andrews 2013 [10]: R_k = W / L_k log2(1 + SINR_k),
 L_k = 1 + 1.28 lambda_U (R_E / R0_k)^2 P_vis,k A_k / lambda_k  (the (R_E/R0)^2 sphere-area
-factor is seed-math 2.11 [RECON]); rate coverage uses tau_k = 2^(R_th L_k / W) - 1.
+factor is ours [RECON], docs/models/coverage.md); rate coverage uses tau_k = 2^(R_th L_k / W) - 1.
 
 Monte Carlo: :func:`simulate` drops exactly this model (PPP restricted to the cap that can be
 visible, uniform heights, visibility, nearest-per-tier, biased association, fading of every
@@ -97,7 +98,7 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
-EARTH_RADIUS_M = 6371e3  # TR 38.811 (standards.md header)
+EARTH_RADIUS_M = 6371e3  # TR 38.811 mean Earth radius
 M2_PER_KM2 = 1e6
 VOID_CUT = 50.0  # outer integrals stop where the void probability < exp(-50) (~2e-22)
 SERIES_TAIL = 1e-10  # truncation of the serving Erlang series (bounds the coverage error)
@@ -261,8 +262,8 @@ class ShadowedRician:
 
 Fading = Nakagami | ShadowedRician
 
-# Table II of seed 002 = Abdi et al. 2003 Table III (seed-math 2.12 [SRC]); "RAYLEIGH" is the
-# Omega -> 0, 2b = 1 limit used for the Fig. 3 validation (seed 002 §IV text).
+# Table II of Park et al. = Abdi et al. 2003 Table III ([SRC]: three public implementations agree); "RAYLEIGH"
+# is the Omega -> 0, 2b = 1 limit used for the Fig. 3 validation (Park et al. §IV text).
 SR_PRESETS: dict[str, ShadowedRician] = {
     "FHS": ShadowedRician(b=0.063, m=0.739, omega=8.97e-4),  # frequent heavy shadowing
     "AS": ShadowedRician(b=0.126, m=10.1, omega=0.835),  # average shadowing
@@ -341,7 +342,7 @@ class Tier:
     bias_db: float = 0.0  # B (association only)
     fading: Fading = field(default_factory=Nakagami)  # fading of this tier's interfering links
     serving_fading: Fading | None = None  # fading of the serving link (default: same as ``fading``)
-    path_loss_ref_db: float = 0.0  # K in dB: 0 = pure x^-alpha (seed 002 §II-B)
+    path_loss_ref_db: float = 0.0  # K in dB: 0 = pure x^-alpha (Park et al. §II-B)
     earth_radius_m: float = EARTH_RADIUS_M
     active_fraction: float = 1.0  # independent thinning of interferers (1 = all transmit)
 
@@ -357,7 +358,7 @@ class Tier:
             raise ValueError(f"tier {n!r}: heights [{self.height_min_m}, {self.height_max_m}] m are invalid; "
                              "use 0 <= height_min_m <= height_max_m")
         if self.base_radius_m + self.height_min_m - self.earth_radius_m <= 0:
-            raise ValueError(f"tier {n!r}: points at radius R_E are never visible (seed 002 Remark 1); "
+            raise ValueError(f"tier {n!r}: points at radius R_E are never visible (Park et al., arXiv 2307.03343, Remark 1); "
                              "give ground BSs height_min_m > 0 (e.g. 10 m)")
         _positive(self.pl_exponent, f"tier {n!r}: pl_exponent", "use e.g. 2 (LoS satellite) or 3.5 (urban TBS)")
         if not (0 < self.active_fraction <= 1):
@@ -427,7 +428,7 @@ class Tier:
         return hc, x + re - r0
 
     def mean_visible(self) -> float:
-        """N_bar: mean number of visible points (Lemma 1 / Corollary 1, seed-math 2.3)."""
+        """N_bar: mean number of visible points (Lemma 1 / Corollary 1, docs/models/coverage.md)."""
         if self.density_per_km2 == 0:
             return 0.0
         re, r0, a, b = self.earth_radius_m, self.base_radius_m, self.height_min_m, self.height_max_m
@@ -528,46 +529,46 @@ class Network:
 
 @dataclass(frozen=True)
 class StinParams:
-    """Two-tier STIN of seed 002 (one satellite shell + terrestrial BSs); flat, for params.yaml.
+    """Two-tier STIN of Park et al. (one satellite shell + terrestrial BSs); flat, for params.yaml.
 
-    Seed 002 Table I is not recoverable (seed-math 2.12 [MISSING]): every default below is a
+    Park et al.'s Table I is not recoverable [MISSING] (docs/models/coverage.md): every default below is a
     documented placeholder with its source. Densities per km^2 of the tier's own base sphere.
     """
 
     # ---- satellites
-    sat_density_per_km2: float = 5e-7  # [PLACEHOLDER] seed 000 §V NTN density (seed-math 3.1); Table I missing
-    sat_altitude_m: float = 500e3  # h_S [PLACEHOLDER] seed-math 2.12 "500-600 km band"
-    sat_height_min_m: float = 0.0  # a_S: altitudes U[500, 600] km [PLACEHOLDER] seed-math 2.12
+    sat_density_per_km2: float = 5e-7  # [PLACEHOLDER] Li & Shang (arXiv 2411.04675) §V NTN density; Table I missing
+    sat_altitude_m: float = 500e3  # h_S [PLACEHOLDER] a "500-600 km band"
+    sat_height_min_m: float = 0.0  # a_S: altitudes U[500, 600] km [PLACEHOLDER]
     sat_height_max_m: float = 100e3  # b_S
-    sat_power_dbm: float = 47.0  # TR 38.821 Set-1 LEO-600 S-band: 34 dBW/MHz + 10log10(20) - 30 dBi (standards 1.2)
-    sat_gain_serving_dbi: float = 30.0  # G_S0: TR 38.821 LEO-600 max gain (standards 1.2) x 0 dBi handheld UE (1.4)
-    sat_gain_interf_dbi: float = 10.0  # G_SI: seed 000 §V side lobe G_sl (seed-math 2.4); convention (22) unverified
-    sat_pl_exponent: float = 2.0  # alpha_S: LoS, seed 002 §II-B
+    sat_power_dbm: float = 47.0  # TR 38.821 Table 6.1.1.1-1 Set-1 LEO-600 S-band: 34 dBW/MHz + 10log10(20) - 30 dBi
+    sat_gain_serving_dbi: float = 30.0  # G_S0: TR 38.821 LEO-600 max gain x 0 dBi handheld UE (Table 6.1.1.1-3)
+    sat_gain_interf_dbi: float = 10.0  # G_SI: Li & Shang §V side lobe G_sl; convention (22) unverified
+    sat_pl_exponent: float = 2.0  # alpha_S: LoS, Park et al. §II-B
     sat_bias_db: float = 0.0  # B_S
-    sr_b: float = 0.126  # Shadowed-Rician AS preset, seed 002 Table II (seed-math 2.12 [SRC])
+    sr_b: float = 0.126  # Shadowed-Rician AS preset, Park et al. Table II (= Abdi et al. 2003 Table III [SRC])
     sr_m: float = 10.1
     sr_omega: float = 0.835
     # ---- terrestrial BSs
-    tbs_density_per_km2: float = 6e-3  # [PLACEHOLDER] seed 000 §V rural BS density (seed-math 3.1)
-    tbs_height_min_m: float = 10.0  # H_T ~ U[10, 50] m [PLACEHOLDER] seed-math 2.12
+    tbs_density_per_km2: float = 6e-3  # [PLACEHOLDER] Li & Shang §V rural BS density
+    tbs_height_min_m: float = 10.0  # H_T ~ U[10, 50] m [PLACEHOLDER]
     tbs_height_max_m: float = 50.0
-    tbs_power_dbm: float = 46.0  # P_T [PLACEHOLDER] seed-math 2.12; = seed 000 §V P_T
-    tbs_gain_serving_dbi: float = 10.0  # G_T0 [PLACEHOLDER] seed-math 2.14 validation case
-    tbs_gain_interf_dbi: float = 10.0  # G_TI [PLACEHOLDER] seed-math 2.14 validation case
-    tbs_pl_exponent: float = 3.5  # alpha_T: seed 000 §V; seed 002 only says "urban => larger" [PLACEHOLDER]
+    tbs_power_dbm: float = 46.0  # P_T [PLACEHOLDER] = Li & Shang §V P_T
+    tbs_gain_serving_dbi: float = 10.0  # G_T0 [PLACEHOLDER] validation cases of docs/models/coverage.md
+    tbs_gain_interf_dbi: float = 10.0  # G_TI [PLACEHOLDER] validation cases of docs/models/coverage.md
+    tbs_pl_exponent: float = 3.5  # alpha_T: Li & Shang §V; Park et al. only say "urban => larger" [PLACEHOLDER]
     tbs_bias_db: float = 0.0  # B_T
-    nakagami_m_tbs: float = 1.0  # m_T [MISSING] in seed 002 §V; 1 = Rayleigh (the Fig. 3 case)
+    nakagami_m_tbs: float = 1.0  # m_T [MISSING] in Park et al. §V; 1 = Rayleigh (the Fig. 3 case)
     # ---- common
-    bandwidth_hz: float = 20e6  # W [PLACEHOLDER] seed-math 2.12 (the "Gbps" of Fig. 4 hints at a wider band)
-    noise_psd_dbm_per_hz: float = -174.0  # thermal N0 at 290 K (standards 5)
-    noise_figure_db: float = 7.0  # handheld UE, TR 38.821 Table 6.1.1.1-3 (standards 1.4)
-    carrier_hz: float = 2.0e9  # S-band, TR 38.821 Set-1 (standards 1.2); used only by path_loss_ref
-    path_loss_ref: str = "none"  # "none": pure d^-alpha (seed 002 §II-B); "free_space_1m": K = (c/(4 pi f))^2
+    bandwidth_hz: float = 20e6  # W [PLACEHOLDER] (the "Gbps" of Fig. 4 hints at a wider band)
+    noise_psd_dbm_per_hz: float = -174.0  # thermal N0 at 290 K
+    noise_figure_db: float = 7.0  # handheld UE, TR 38.821 Table 6.1.1.1-3
+    carrier_hz: float = 2.0e9  # S-band, TR 38.821 Set-1; used only by path_loss_ref
+    path_loss_ref: str = "none"  # "none": pure d^-alpha (Park et al. §II-B); "free_space_1m": K = (c/(4 pi f))^2
     earth_radius_m: float = EARTH_RADIUS_M  # TR 38.811
 
     def __post_init__(self) -> None:
         if self.path_loss_ref not in ("none", "free_space_1m"):
-            raise ValueError(f"path_loss_ref = {self.path_loss_ref!r} is unknown; use 'none' (seed 002) or 'free_space_1m'")
+            raise ValueError(f"path_loss_ref = {self.path_loss_ref!r} is unknown; use 'none' (Park et al.'s pure d^-alpha) or 'free_space_1m'")
         _positive(self.carrier_hz, "carrier_hz", "give the carrier in Hz (e.g. 2e9)")
         _positive(self.sat_altitude_m, "sat_altitude_m", "give the standard altitude h_S in m (e.g. 500e3)")
         self.network()  # validates every tier and fading parameter with its own message
@@ -782,7 +783,7 @@ def serving_distance_pdf(net: NetLike, k: int, r: Any) -> np.ndarray:
 
 def load_factors(net: NetLike, user_density_per_km2: float) -> np.ndarray:
     """L_k = 1 + 1.28 lambda_U (R_E/R0_k)^2 P[k* = k] / lambda_k (54) (Singh et al. [10]; the
-    (R_E/R0)^2 factor is seed-math 2.11 [RECON]); 1 for an empty tier."""
+    (R_E/R0)^2 factor is ours [RECON], docs/models/coverage.md); 1 for an empty tier."""
     if not (user_density_per_km2 >= 0):
         raise ValueError(f"user_density_per_km2 = {user_density_per_km2} must be >= 0 (users per km^2 of ground)")
     net = _as_network(net)
@@ -822,7 +823,7 @@ def rate_coverage(net: NetLike, rate_threshold_bps: Any, user_density_per_km2: f
 def rate_at_coverage(net: NetLike, target: float, user_density_per_km2: float | None = None,
                      max_sinr_db: float = 80.0, n_grid: int = 24, passes: int = 3, **kw: Any) -> float:
     """Rate (bit/s) that a fraction ``target`` of the users achieves, P[R > rate] = target (the
-    "x-th percentile rate" of seed 002 §V); 0 when fewer than ``target`` users are covered at any
+    "x-th percentile rate" of Park et al. §V); 0 when fewer than ``target`` users are covered at any
     rate (e.g. nothing visible). Bracketing on log-spaced grids, then log-linear interpolation."""
     net = _as_network(net)
     if not (0 < target < 1):
@@ -952,11 +953,11 @@ def mc_rate_coverage(net: NetLike, drops: Drops, rate_threshold_bps: Any,
     return drops.coverage_given_tau(tau).sum(0)
 
 
-# ================================================================== figure data (seed 002 Figs. 3-5)
+# ================================================================== figure data (Park et al. Figs. 3-5)
 def fig3_data(params: StinParams | None = None, rate_threshold_bps: Any = None,
               sat_densities_per_km2: Sequence[float] = (1e-7, 5e-7, 2e-6), n_drops: int = 100_000,
               seed: int = 0) -> dict[str, Any]:
-    """Fig. 3: Theorem 1 vs simulation with Rayleigh fading everywhere (seed 002 §IV), one curve
+    """Fig. 3: Theorem 1 vs simulation with Rayleigh fading everywhere (Park et al. §IV), one curve
     per satellite density (the caption's values are [MISSING]; these are placeholders)."""
     base = (params or StinParams()).with_shadowing("RAYLEIGH")
     base = replace(base, nakagami_m_tbs=1.0)
@@ -976,7 +977,7 @@ def fig3_data(params: StinParams | None = None, rate_threshold_bps: Any = None,
 def fig4_data(params: StinParams | None = None, sat_densities_per_km2: Sequence[float] = (0.0, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4),
               presets: Sequence[str] = ("FHS", "AS"), tbs_density_per_km2: float = 1e-4,
               rate_threshold_bps: Any = None, median_target: float = 0.5) -> dict[str, Any]:
-    """Fig. 4: coverage extension in a rural area (seed 002 §V-A): rate coverage curves and the
+    """Fig. 4: coverage extension in a rural area (Park et al. §V-A): rate coverage curves and the
     median rate versus satellite density for each shadowing preset. lambda_S = 0 is TN only.
     The rural TBS density and the densities swept are [PLACEHOLDER]s (Fig. 4 values [MISSING])."""
     base = replace(params or StinParams(), tbs_density_per_km2=tbs_density_per_km2)
@@ -999,7 +1000,7 @@ def fig5_data(params: StinParams | None = None, sat_bias_db: Sequence[float] = t
               combos: Sequence[tuple[float, float]] = ((0.1, 60.0), (0.1, 80.0), (1.0, 80.0)),
               presets: Sequence[str] = ("AS", "FHS"), tbs_density_per_km2: float = 1.0,
               user_density_per_km2: float = 100.0, achieved_fraction: float = 0.95) -> dict[str, Any]:
-    """Fig. 5: offloading in a dense urban area (seed 002 §V-B): the rate achieved by
+    """Fig. 5: offloading in a dense urban area (Park et al. §V-B): the rate achieved by
     ``achieved_fraction`` of the users (load model (53)-(55)) versus the satellite bias B_S, for
     (lambda_S, G_S0 dBi) combinations, and the no-satellite baseline. The percentile, densities,
     user density and gains of the paper are [MISSING]; these defaults are placeholders chosen so that

@@ -11,6 +11,7 @@ from typing import Any
 from pipeline.config import load_params
 from pipeline.errors import StinError
 from pipeline.io.atomic import record_timing
+from pipeline.io.metrics import write_headline
 from pipeline.io.paths import CityPaths
 
 
@@ -39,6 +40,7 @@ def run_stage(name: str, body: Callable[[dict[str, Any], CityPaths], None],
         params = load_params(params_path)
         paths = CityPaths(params["city"])
         body(params, paths)
+        write_headline(name, paths.results_dir)  # results/<city>/metrics/<name>.json: what DVC shows
     except StinError as exc:
         print(f"error: [{name}] {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""DVC stage ``beamforming``: seed 001's joint satellite/BS ISAC beamforming.
+"""DVC stage ``beamforming``: joint satellite/BS ISAC beamforming of Wang & Wang (Sensors 2026, doi 10.3390/s26072273).
 
 Runs Algorithm 1 (PA1), Algorithm 2 (PA2) and the DAS / TDMA / IBS benchmarks on the paper's
 synthetic setting (Section 5) and on the ray-traced city (one BS sector, its users, the

@@ -1,4 +1,4 @@
-"""DVC stage ``beamforming_sweeps``: seed 001 Figs. 5-8 on the paper's synthetic setting.
+"""DVC stage ``beamforming_sweeps``: Figs. 5-8 of Wang & Wang (Sensors 2026) on the paper's synthetic setting.
 
 Sum rate vs satellite power Ps (Fig. 5), BS power PT (Fig. 6), BS antennas (Fig. 7) and users
 (Fig. 8) for the schemes in ``params.yaml beamforming.sweeps`` (quick CCP). It reads no city

@@ -4,7 +4,8 @@ Adds the satellite antenna gain and NTN losses, transmit powers, bandwidth and n
 traced paths (seconds, no ray tracing). Reports in ``results/<city>/channels.json``:
 how BS path gains at route points compare with the radio-map cells they fall in, and how
 many satellite paths the far-field launch finds along the routes against the naive
-transmitter-at-a-distance approach. Draws the CINR over time of every UE (seed 003 Fig. 3).
+transmitter-at-a-distance approach. Draws the CINR over time of every UE (Fig. 3 of Nguyen-Kha et al.,
+arXiv 2408.15394).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pipeline.config import number, section
 from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import write_json
+from pipeline.io.plotdata import write_plot_table
 from pipeline.io.figures import plot_route_cinr
 from pipeline.io.netcdf import read_netcdf
 from pipeline.io.pathstore import ROW_VARS, PathStoreWriter
@@ -171,6 +173,10 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         if raypaths.attrs.get("naive_comparison", 0) else None,
     }
     write_json(paths.channels_metrics, metrics)
+    seconds = ((ds.time.values - ds.time.values[0]) / np.timedelta64(1, "s")).astype(float)
+    for name, cinr in (("bs", cinr_bs), ("sat", cinr_leo)):  # CINR over time per car (DVC plots)
+        write_plot_table(paths.results_dir / "plots" / f"cinr_{name}_over_time.csv",
+                         {"time_s": seconds, **{str(ue): cinr[:, k] for k, ue in enumerate(ds.ue.values)}})
 
     buildings = gpd.read_file(paths.buildings_local)
     sites = gpd.read_file(paths.sites_geojson)

@@ -1,5 +1,6 @@
-"""DVC stage ``coverage``: ray-traced SC vs MC coverage of the city, seed 002's analytic model
-(validated against its Monte Carlo, and calibrated to the city), and seed 000's case study.
+"""DVC stage ``coverage``: ray-traced SC vs MC coverage of the city, the analytic model of Park et al.
+(arXiv 2307.03343; validated against its Monte Carlo, and calibrated to the city), and the case study of
+Li & Shang (arXiv 2411.04675). Models: docs/models/coverage.md.
 
 Reads ``heatmaps.nc`` and ``radiomaps.nc`` (street-level CINR, path gains), ``sites.geojson``,
 ``orbits.nc`` and ``channels.nc`` (route points). Writes ``results/<city>/coverage.json``
@@ -20,6 +21,7 @@ import xarray as xr
 from pipeline.config import number, section
 from pipeline.errors import StinError
 from pipeline.io.atomic import write_json
+from pipeline.io.plotdata import write_plot_table
 from pipeline.io.figures import plot_city_coverage
 from pipeline.io.netcdf import read_netcdf
 from pipeline.io.paths import CityPaths
@@ -99,7 +101,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         bs_db, sat_db = ch["cinr_bs_db"].values, ch["cinr_leo_db"].values  # the channels stage's CINR
         routes = coverage_from_cinr(bs_db, sat_db, thr_all, rates, float(ch.attrs["bandwidth_hz"]))
 
-    # 2. seed 002 model calibrated to the city
+    # 2. Park et al.'s model calibrated to the city
     sites = gpd.read_file(paths.sites_geojson)
     cell = float(heat.attrs["cell_size_m"])
     area_km2 = (heat.x.size * cell) * (heat.y.size * cell) / 1e6
@@ -110,13 +112,13 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                                       sat_interferer_rel_gain_db=number(cfg, "sat_interferer_rel_gain_db", W, positive=False),
                                       bs_interferer_rel_gain_db=number(cfg, "bs_interferer_rel_gain_db", W, positive=False))
     analytic_city = stochastic_geometry.sinr_coverage(net, thr_all)
-    # the same network without BS interference: brackets seed 003's coordinated (interference-free) BS network
+    # the same network without BS interference: brackets Nguyen-Kha et al.'s coordinated (interference-free) BS network
     tbs, sat = net.tiers[1], net.tiers[0]
     quiet = replace(net, tiers=(sat, replace(tbs, active_fraction=float(cfg["coordinated_bs_active_fraction"]))))
     analytic_quiet = stochastic_geometry.sinr_coverage(quiet, thr_all)
     note_timing("city_s", time.perf_counter() - t0)
 
-    # 3. seed 002: analytic vs Monte Carlo, and its Figs. 3-5
+    # 3. Park et al.: analytic vs Monte Carlo, and their Figs. 3-5
     t0 = time.perf_counter()
     stin = _stin_params(cfg)
     validation = validate_analytic(stin, [str(v) for v in cfg["validation_presets"]], thr, n_drops, seed)
@@ -126,7 +128,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     fig5 = stochastic_geometry.fig5_data(stin)
     note_timing("stochastic_geometry_s", time.perf_counter() - t0)
 
-    # 4. seed 000 case study
+    # 4. Li & Shang case study
     t0 = time.perf_counter()
     case = _case_params(cfg)
     fig6 = multiconnectivity.fig6_data(case, thr, n_drops=n_drops, seed=seed)
@@ -175,15 +177,19 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         "seed000_fig6": {f"{t:g}": {s: at(np.interp(thr_all, thr, mc6[s]), t) for s in ("sat", "bs", "mc")} for t in report},
         "seed002_fig4_median_rate_mbps": {k: (np.asarray(v) / 1e6).round(3).tolist() for k, v in fig4["median_rate_bps"].items()},
         "seed002_fig4_sat_density_per_km2": fig4["sat_density_per_km2"],
-        "notes": "sc/mc: ray-traced street cells pooled over the window; analytic_mc: seed 002 Theorem 1 with "
+        "notes": "sc/mc: ray-traced street cells pooled over the window; analytic_mc: Park et al. (arXiv 2307.03343) "
+                 "Theorem 1 with "
                  "parameters fitted to this city (universal frequency reuse: every BS interferes); "
-                 "analytic_mc_no_bs_interference: the same without BS interferers (seed 003 treats intra-network "
+                 "analytic_mc_no_bs_interference: the same without BS interferers (Nguyen-Kha et al. treat intra-network "
                  "interference as coordinated)",
     }
     write_json(paths.results_dir / "coverage.json", metrics)
+    write_plot_table(paths.results_dir / "plots" / "coverage_vs_threshold.csv",  # SINR coverage of the city's street cells
+                     {"threshold_db": thr_all, **{s: win.sel(scheme=s).values for s in ("mc", "sc_bs", "sc_sat")},
+                      "analytic_mc": analytic_city.total, "analytic_mc_no_bs_interference": analytic_quiet.total})
     print(f"[coverage] city MC coverage at 0 dB {city_cov.get('0', {}).get('mc')} (SC BS "
           f"{city_cov.get('0', {}).get('sc_bs')}, SC sat {city_cov.get('0', {}).get('sc_sat')}); analytic vs MC "
-          f"worst {worst:.4f}; seed 000 MC >= max SC: {mc_ge}")
+          f"worst {worst:.4f}; Li & Shang MC >= max SC: {mc_ge}")
 
 
 def main() -> int:

@@ -51,7 +51,7 @@ def radiomap_repeat_max_abs_diff_db(job, site, direction: np.ndarray, slant_rang
         worst = max(worst, float(np.max(np.abs(10 * np.log10(a[both]) - 10 * np.log10(b[both])), initial=0.0)))
     return worst
 
-NAIVE_REFERENCE_DISTANCE_M = 20_000.0  # DESIGN.md measured the naive launch at 20 km
+NAIVE_REFERENCE_DISTANCE_M = 20_000.0  # the naive launch was first measured at 20 km (~0.06 % of rays on a 1 km map)
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:

@@ -2,7 +2,7 @@
 
 No ray is traced here: changing powers, bandwidth, noise or UE antennas reruns only this
 stage (seconds). Writes ``data/<city>/heatmaps.nc``, a GeoTIFF per CINR layer (one band
-per slot) and ``results/<city>/figures/cinr_heatmaps.png`` (seed 003 Fig. 2).
+per slot) and ``results/<city>/figures/cinr_heatmaps.png`` (Fig. 2 of Nguyen-Kha et al., arXiv 2408.15394).
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from pipeline.config import number, section
 from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import write_json
+from pipeline.io.plotdata import cdf_table, write_plot_table
 from pipeline.io.figures import plot_cinr_maps
 from pipeline.io.invariants import require_finite
 from pipeline.io.netcdf import write_netcdf
 from pipeline.io.paths import CityPaths
-from pipeline.io.rasters import write_geotiff
+from pipeline.io.rasters import write_cog_wgs84, write_geotiff
 from pipeline.radio.cinr import LinkParams, compute_cinr_blocked, map_center_xyz
 from pipeline.stages._common import run_stage
 
@@ -61,6 +62,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     for var in ("cinr_bs_db", "cinr_leo_db"):
         write_geotiff(paths.geotiff_dir / f"{var}.tif", heat[var].values, heat.x.values, heat.y.values,
                       frame.proj4, band_names=times)
+        write_cog_wgs84(paths.geotiff_dir / f"{var}_wgs84.tif", heat[var].values, heat.x.values, heat.y.values,
+                        frame.proj4, band_names=times)
     buildings = gpd.read_file(paths.buildings_local)
     sites = gpd.read_file(paths.sites_geojson)
     plot_cinr_maps(paths.figures_dir / "cinr_heatmaps.png", heat, radiomaps, buildings, sites)
@@ -70,6 +73,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                    "p90_db": round(float(np.percentile(heat[v].values[:, outdoor], 90)), 2)}
                for v in ("cinr_bs_db", "cinr_leo_db")}
     write_json(paths.results_dir / "heatmaps.json", {**summary, "noise_dbm": round(heat.attrs["noise_dbm"], 2)})
+    write_plot_table(paths.results_dir / "plots" / "cinr_cdf.csv",  # outdoor cells of every slot, per network
+                     cdf_table({"bs": heat["cinr_bs_db"].values[:, outdoor], "sat": heat["cinr_leo_db"].values[:, outdoor]}))
     print(f"[heatmaps] BS-UE CINR median {summary['cinr_bs_db']['median_db']} dB, LEO-UE CINR median "
           f"{summary['cinr_leo_db']['median_db']} dB over outdoor cells; noise {heat.attrs['noise_dbm']:.1f} dBm")
 

@@ -27,6 +27,7 @@ from pipeline.config import number, section
 from pipeline.errors import StinError
 from pipeline.io import link_gains, load_channels
 from pipeline.io.atomic import write_json
+from pipeline.io.plotdata import write_plot_table
 from pipeline.io.figures import plot_handover, plot_link_selection
 from pipeline.io.paths import CityPaths
 from pipeline.solvers.link_selection import (
@@ -331,6 +332,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         "units": "bit/s/Hz summed over UEs and slots (the paper reports kbit/s/Hz = this / 1000)",
     }
     write_json(paths.results_dir / "link_selection.json", metrics)
+    for kind, axis, values, sweep in (("bs", "bs_power_dbm", bs_values, bs_sweep), ("sat", "sat_power_dbw", sat_values, sat_sweep)):
+        write_plot_table(paths.results_dir / "plots" / f"sum_rate_vs_{kind}_power.csv",  # bit/s/Hz over the sweep slots
+                         {axis: values, **{a: sweep[a] for a in SWEPT}})
     plot_link_selection(paths.figures_dir / "link_selection.png", metrics)
     plot_handover(paths.figures_dir / "handover.png", handover, links, ue_ids)  # links None: says why it is empty
     pct = (lambda v: "n/a" if v is None else f"{v:.3%}")
