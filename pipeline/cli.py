@@ -44,6 +44,20 @@ MAP_SCHEMA_LINE = "# yaml-language-server: $schema=../schemas/map.schema.json\n"
 ROUTES_SCHEMA_LINE = "# yaml-language-server: $schema=../schemas/routes.schema.json\n"
 
 
+@app.callback()
+def main_options(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars; one summary line per stage"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logs of the stages and libraries"),
+) -> None:
+    """Ray-traced urban channels for satellite-terrestrial networks. The same levels for `dvc repro`:
+    STIN_LOG_LEVEL=WARNING (quiet) or DEBUG (verbose) in the environment."""
+    if quiet and verbose:
+        typer.echo("error: --quiet and --verbose contradict each other; fix: pass one of them", err=True)
+        raise typer.Exit(2)
+    if quiet or verbose:
+        os.environ["STIN_LOG_LEVEL"] = "WARNING" if quiet else "DEBUG"  # = pipeline.stages._common.LOG_LEVEL_ENV
+
+
 def _fail(exc: StinError) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(2)

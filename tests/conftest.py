@@ -85,3 +85,14 @@ def helsinki(tmp_path_factory):
         assert run_stage("buildings", buildings_stage.build) == 0
         assert run_stage("scene", scene_stage.build) == 0
     return CityPaths("helsinki", root)
+
+
+def readme_example(name: str) -> str:
+    """The Python block after ``<!-- example:NAME -->`` in the README (tests run every such example)."""
+    readme = (REPO / "README.md").read_text()
+    marker = f"<!-- example:{name} -->"
+    assert marker in readme, marker
+    return readme.split(marker)[1].split("```python")[1].split("```")[0]
+
+
+README_EXAMPLES = ("channels", "torch", "sionna", "deepmimo")

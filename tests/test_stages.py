@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,7 +12,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import outputs_under, set_city, write_map
+from conftest import REPO, outputs_under, set_city, write_map
 from pipeline.io.paths import CityPaths
 from pipeline.stages import buildings as buildings_stage
 from pipeline.stages import scene as scene_stage
@@ -205,3 +206,35 @@ def test_no_visible_satellite_is_one_clear_error(project, capsys):
     params["orbits"]["n_slots"] = 1
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     assert "no satellite rises above" in _run_failing(orbits_stage, capsys, project)
+
+
+def test_quiet_and_verbose_log_levels(tmp_path, monkeypatch, capsys):
+    """STIN_LOG_LEVEL=WARNING (stin -q): no progress bar, no chatter, the stage's summary line and its time;
+    the default shows everything; an unknown level is one error line."""
+    from tqdm import tqdm
+
+    from pipeline.stages._common import LOG_LEVEL_ENV, run_stage
+
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+
+    def body(_params, _paths):
+        print("chatter from a library")
+        for _ in tqdm(range(3), desc="tracing", file=sys.stdout):
+            pass
+        print("[demo] 3 things traced")
+
+    monkeypatch.setenv(LOG_LEVEL_ENV, "WARNING")
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    assert run_stage("demo", body, str(params)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "[demo] 3 things traced" and out[1].startswith("[demo] done in") and len(out) == 2
+    monkeypatch.setenv(LOG_LEVEL_ENV, "INFO")
+    monkeypatch.setenv("TQDM_DISABLE", "")  # run_stage set it for the quiet run; the default run has bars
+    assert run_stage("demo", body, str(params)) == 0
+    out = capsys.readouterr().out
+    assert "chatter from a library" in out and "tracing" in out and "[demo] 3 things traced" in out
+    monkeypatch.setenv(LOG_LEVEL_ENV, "LOUD")
+    assert run_stage("demo", body, str(params)) == 2
+    assert "STIN_LOG_LEVEL=LOUD is not a log level" in capsys.readouterr().err
