@@ -2,7 +2,8 @@
 ``dvc plots show`` draws them and ``dvc plots diff`` overlays two experiments (``dvc exp run -S ...``).
 
 Files (``results/<city>/plots/``): ``cinr_cdf.csv`` (heatmaps), ``cinr_bs_over_time.csv`` and
-``cinr_sat_over_time.csv`` (channels), ``sum_rate_vs_bs_power.csv`` and ``sum_rate_vs_sat_power.csv``
+``cinr_sat_over_time.csv`` (channels: long format, one line per car through the
+``pipeline/io/plot_templates/lines_by_car.json`` template), ``sum_rate_vs_bs_power.csv`` and ``sum_rate_vs_sat_power.csv``
 (link_selection), ``coverage_vs_threshold.csv`` (coverage).
 """
 
@@ -47,3 +48,17 @@ def cdf_table(samples_by_name: Mapping[str, np.ndarray], step_db: float = CDF_ST
     for k, v in finite.items():
         out[k] = np.searchsorted(v, grid, side="right") / max(v.size, 1)
     return out
+
+
+NO_SIGNAL_DB = -200.0  # below this a CINR is the "no path" floor (-300 dB), not a level: written as empty
+
+
+def per_car_table(time_s: np.ndarray, values: np.ndarray, cars: Sequence[str], name: str = "cinr_db"
+                  ) -> dict[str, list]:
+    """Long format for one line per car (the ``lines_by_car`` DVC template colours by ``car``): rows of
+    (time_s, car, value) for ``values`` (time, car); no-signal floors become empty cells (a gap)."""
+    t_idx, k_idx = np.meshgrid(np.arange(len(time_s)), np.arange(len(cars)), indexing="xy")
+    t_idx, k_idx = t_idx.ravel(), k_idx.ravel()  # car by car, time ascending within a car
+    v = np.asarray(values, float)[t_idx, k_idx]
+    return {"time_s": np.asarray(time_s, float)[t_idx].tolist(), "car": [str(cars[k]) for k in k_idx],
+            name: np.where(v > NO_SIGNAL_DB, v, np.nan).tolist()}

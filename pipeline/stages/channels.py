@@ -21,7 +21,7 @@ from pipeline.config import number, section
 from pipeline.errors import StinError
 from pipeline.geometry.frame import LocalFrame
 from pipeline.io.atomic import write_json
-from pipeline.io.plotdata import write_plot_table
+from pipeline.io.plotdata import per_car_table, write_plot_table
 from pipeline.io.figures import plot_route_cinr
 from pipeline.io.netcdf import read_netcdf
 from pipeline.io.pathstore import ROW_VARS, PathStoreWriter
@@ -176,7 +176,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     seconds = ((ds.time.values - ds.time.values[0]) / np.timedelta64(1, "s")).astype(float)
     for name, cinr in (("bs", cinr_bs), ("sat", cinr_leo)):  # CINR over time per car (DVC plots)
         write_plot_table(paths.results_dir / "plots" / f"cinr_{name}_over_time.csv",
-                         {"time_s": seconds, **{str(ue): cinr[:, k] for k, ue in enumerate(ds.ue.values)}})
+                         per_car_table(seconds, cinr, [str(ue) for ue in ds.ue.values]))
 
     buildings = gpd.read_file(paths.buildings_local)
     sites = gpd.read_file(paths.sites_geojson)
