@@ -9,8 +9,9 @@ PyTorch or TensorFlow tensors on request (neither is a dependency).
 Conventions: the file stores the paths found, link by link (ragged rows, see
 :mod:`pipeline.io.pathstore`); ``a`` holds the complex path coefficients with every antenna pattern
 applied (BS sector pattern, satellite Bessel gain and TR 38.811 losses, the UE rooftop
-array element pattern); ``gain_db`` is the wideband gain per (time, ue, tx):
-sum over paths and receive antennas of |a|^2, averaged over transmit antennas.
+array element pattern); ``gain_db`` is the wideband link gain per (time, ue, tx) with the car's receive
+pattern per ray as ``ue.receiver`` defines it (the same model as the radio maps: docs/models/receiver.md),
+the traced rays plus the through-wall direct ray, no transmit power; ``gain_traced_db`` without that ray.
 Transmit powers, bandwidth and noise power are dataset attributes.
 """
 

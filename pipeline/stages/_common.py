@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from pipeline.io.paths import CityPaths
 
 
 _DETAILS: dict[str, float] = {}
+SUMMARY_LINE = re.compile(r"^\[[a-z_]+\] ")  # a stage's summary lines: "[heatmaps] BS-UE CINR median ..."
 LOG_LEVEL_ENV = "STIN_LOG_LEVEL"  # WARNING (quiet: errors and one summary line per stage), INFO (default), DEBUG
 LOG_LEVELS = {"QUIET": logging.WARNING, "WARNING": logging.WARNING, "INFO": logging.INFO, "DEBUG": logging.DEBUG,
               "VERBOSE": logging.DEBUG}
@@ -47,7 +49,7 @@ def run_stage(name: str, body: Callable[[dict[str, Any], CityPaths], None],
 
     A :class:`StinError` prints ``error: <problem>; fix: <fix>`` on one line and returns 2. Under
     ``STIN_LOG_LEVEL=WARNING`` (``stin -q``) progress bars are off and of the stage's own output only its
-    summary lines (those starting ``[<name>]``) are shown; ``DEBUG`` (``stin -v``) adds the libraries' logs.
+    summary lines (those starting ``[<stage>]``) are shown; ``DEBUG`` (``stin -v``) adds the libraries' logs.
     """
     try:
         level = log_level()
@@ -72,7 +74,7 @@ def run_stage(name: str, body: Callable[[dict[str, Any], CityPaths], None],
         return 2
     finally:
         for line in captured.getvalue().splitlines():
-            if line.startswith(f"[{name}]"):
+            if SUMMARY_LINE.match(line):
                 print(line)
     seconds = time.perf_counter() - start
     record_timing(paths.timings, name, seconds, details=dict(_DETAILS))
