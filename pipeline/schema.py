@@ -325,8 +325,43 @@ def _case_model() -> type[BaseModel]:
     return _dataclass_model(CaseStudyParams, "CoverageCaseStudy")
 
 
+def _ms_model() -> type[BaseModel]:
+    from pipeline.solvers.multisatellite import MultiSatParams  # noqa: PLC0415
+
+    return _dataclass_model(MultiSatParams, "CoverageMultiSat")
+
+
 CoverageStin = _stin_model()
 CoverageCaseStudy = _case_model()
+CoverageMultiSat = _ms_model()
+
+
+class CityModelOpts(_Strict):
+    classes: Annotated[Whole, Field(ge=1, le=8)] = 3
+    max_cells: Annotated[Whole, Field(ge=100)] = 12_000
+    check_samples: Annotated[Whole, Field(ge=1000)] = 100_000
+
+
+class LoadValidation(_Strict):
+    stin_user_densities_per_km2: Annotated[list[PositiveReal], Field(min_length=1)] = [2e-6, 1e-5]
+    stin_users_per_density: Annotated[Whole, Field(ge=1000)] = 60_000
+    tn_density_per_km2: PositiveReal = 0.05
+    tn_user_densities_per_km2: Annotated[list[PositiveReal], Field(min_length=1)] = [0.05, 0.2]
+    tn_users_per_density: Annotated[Whole, Field(ge=1000)] = 15_000
+    tn_region_km: PositiveReal = 60.0
+    tn_guard_km: PositiveReal = 30.0
+
+    @model_validator(mode="after")
+    def _guard(self) -> LoadValidation:
+        if self.tn_guard_km >= self.tn_region_km:
+            raise ValueError(f"tn_guard_km ({self.tn_guard_km:g}) must be below tn_region_km ({self.tn_region_km:g})")
+        return self
+
+
+class MsFigures(_Strict):
+    drops: Annotated[Whole, Field(ge=1000)] = 40_000
+    nakagami_m: Annotated[list[PositiveReal], Field(min_length=1)] = [1, 2, 4]
+    pilots: Annotated[list[Annotated[Whole, Field(ge=1)]], Field(min_length=1)] = [1, 2, 4, 8]
 
 
 class Coverage(_Strict):
@@ -340,9 +375,12 @@ class Coverage(_Strict):
     validation_presets: list[Literal["FHS", "AS", "ILS", "RAYLEIGH"]] = []  # Shadowed-Rician presets (Abdi 2003)
     bs_interferer_rel_gain_db: Real
     sat_interferer_rel_gain_db: Real
-    coordinated_bs_active_fraction: Annotated[Real, Field(gt=0, le=1)]
+    city_model: CityModelOpts = CityModelOpts()
+    load_validation: LoadValidation = LoadValidation()
     stin: CoverageStin = CoverageStin()  # type: ignore[valid-type]
     case_study: CoverageCaseStudy = CoverageCaseStudy()  # type: ignore[valid-type]
+    multi_satellite: CoverageMultiSat = CoverageMultiSat()  # type: ignore[valid-type]
+    ms_figures: MsFigures = MsFigures()
 
     @model_validator(mode="after")
     def _range(self) -> Coverage:
@@ -355,9 +393,10 @@ class Coverage(_Strict):
     def _solver_checks(self) -> Coverage:
         """The solvers' own parameter checks (positive densities, whole antenna counts) run here too."""
         from pipeline.solvers.multiconnectivity import CaseStudyParams  # noqa: PLC0415
+        from pipeline.solvers.multisatellite import MultiSatParams  # noqa: PLC0415
         from pipeline.solvers.stochastic_geometry import StinParams  # noqa: PLC0415
 
-        for group, cls in (("stin", StinParams), ("case_study", CaseStudyParams)):
+        for group, cls in (("stin", StinParams), ("case_study", CaseStudyParams), ("multi_satellite", MultiSatParams)):
             try:
                 cls(**getattr(self, group).model_dump())
             except (ValueError, TypeError) as exc:

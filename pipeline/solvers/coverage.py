@@ -13,12 +13,18 @@ included, as in the heatmaps):
                      (both links' rates summed, Nguyen-Kha et al., arXiv 2408.15394, eq. (11))
 
 Probabilities are fractions of finite samples (indoor cells are NaN in the heatmaps and
-are left out), per slot and pooled over the window. P_MC >= max(P_SC,BS, P_SC,sat) holds
-sample by sample, so it holds for every threshold.
+are left out), per slot and pooled over the window. (P_MC >= max(P_SC,BS, P_SC,sat) holds
+sample by sample: an identity of the definition, not a result, so nothing reports it.)
+
+Analytic models of the city: :func:`calibrate_city_network` fits Park et al.'s two-tier model
+(arXiv 2307.03343) to the maps; :func:`park_cross_network_coverage` evaluates it under the maps'
+interference rule (each network interfered by the other only); the calibrated model that matches
+the maps is :mod:`pipeline.solvers.city_model`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -263,3 +269,26 @@ def calibrate_city_network(heatmaps: xr.Dataset, radiomaps: xr.Dataset, *, n_sit
            "sat": {"density_per_km2": sat.density_per_km2, "altitude_m": altitude_m, "k_db": float(np.mean(k_s)),
                    "alpha": 2.0, **sr_fit}}
     return net, fit
+
+
+def park_cross_network_coverage(net: Any, sinr_threshold_db: Any) -> dict[str, np.ndarray]:
+    """Park et al.'s Theorem 1 under the heatmaps' interference rule (docs/models/cinr.md): the best BS link is
+    interfered by the satellites only, the best satellite link by the BSs only (no intra-network interference).
+
+    Each link is a Theorem 1 evaluation of a network in which the other tier never serves (bias -300 dB) but
+    interferes, and the serving tier's own interferers are switched off (active fraction 1e-12). MC takes the two
+    links as independent, 1 - (1 - P_B)(1 - P_S) (the model has no common cause; the maps have one)."""
+    from pipeline.solvers.stochastic_geometry import sinr_coverage  # noqa: PLC0415
+
+    thr = np.atleast_1d(np.asarray(sinr_threshold_db, float))
+    names = list(net.names)
+    i_sat, i_bs = names.index("sat"), names.index("tbs")
+    tiers = list(net.tiers)
+
+    def only(k: int) -> Any:
+        t = [replace(tr, bias_db=-300.0) if j != k else replace(tr, active_fraction=1e-12) for j, tr in enumerate(tiers)]
+        return replace(net, tiers=tuple(t))
+
+    p_bs = sinr_coverage(only(i_bs), thr).per_tier[i_bs]
+    p_sat = sinr_coverage(only(i_sat), thr).per_tier[i_sat]
+    return {"sinr_db": thr, "sc_bs": p_bs, "sc_sat": p_sat, "mc": 1 - (1 - p_bs) * (1 - p_sat)}

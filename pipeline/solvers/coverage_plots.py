@@ -1,5 +1,6 @@
-"""Plot helpers for the coverage figures of Park et al., arXiv 2307.03343 (Figs. 3-5) and Li & Shang,
-arXiv 2411.04675 (Figs. 3 and 6).
+"""Plot helpers for the coverage figures of Park et al., arXiv 2307.03343 (Figs. 3-5, and the rate coverage
+against the independent load Monte Carlo), Li & Shang, arXiv 2411.04675 (Figs. 3, 4 and 6, the MC gain), and the
+city calibration.
 
 Each helper takes the dict of the matching ``fig*_data`` function and writes one image to the
 path the caller gives (format from its suffix). Figures are built with ``matplotlib.figure.Figure``
@@ -113,16 +114,112 @@ def plot_mc_fig6(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) 
     return _save(fig, path, dpi)
 
 
-def plot_mc_fig3(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
-    """Li & Shang Fig. 3: coverage with (solid) and without (dashed) beamforming per Nakagami m."""
+def plot_mc_gain(fig6: dict[str, Any], sensitivity: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
+    """Li & Shang Fig. 6: the MC gain over the best SC link per threshold (Monte Carlo and analysis), and the same
+    gain for each reconstruction variant of the sensitivity study."""
+    fig, (ax, ax2) = _figure(2, width=5.2)
+    thr = fig6["sinr_db"]
+    ax.plot(thr, fig6["gain_monte_carlo"]["gain"], "o", ms=3, label="Monte Carlo")
+    if "gain_analytic" in fig6:
+        ax.plot(thr, fig6["gain_analytic"]["gain"], "-", lw=1, label="analysis")
+    pk = fig6["gain_monte_carlo"]
+    ax.axvline(pk["peak_threshold_db"], color="k", ls=":", lw=0.8)
+    ax.set_title(f"MC - max(SC), §V parameters: peak {pk['peak_gain']:.3f} at {pk['peak_threshold_db']:g} dB", fontsize=9)
+    ax.set_xlabel("SINR threshold [dB]")
+    ax.set_ylabel("coverage gain of MC over the best SC link")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    for name, v in sensitivity["variants"].items():
+        ax2.plot(sensitivity["sinr_db"], v["gain"], label=f"{name} (peak {v['peak_threshold_db']:g} dB)")
+    ax2.set_xlabel("SINR threshold [dB]")
+    ax2.set_ylabel("MC gain over the best SC link (analysis)")
+    ax2.set_title("what moves the peak (reconstruction variants)", fontsize=9)
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=7)
+    return _save(fig, path, dpi)
+
+
+def plot_ms_fig3(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
+    """Li & Shang Fig. 3 (multi-satellite architecture): coverage with (solid) and without (dashed) beamforming per
+    Nakagami m, and the single-satellite link (dotted)."""
     fig, (ax,) = _figure()
     thr = data["sinr_db"]
     for m in data["m"]:
-        line, = ax.plot(thr, data["bf"][m]["monte_carlo"], "-", label=f"beamforming, m={m:g}")
-        ax.plot(thr, data["no_bf"][m]["monte_carlo"], "--", color=line.get_color(), label=f"no beamforming, m={m:g}")
+        line, = ax.plot(thr, data["bf"][m], "-", label=f"beamforming, m={m:g}")
+        ax.plot(thr, data["no_bf"][m], "--", color=line.get_color(), label=f"no beamforming, m={m:g}")
+        ax.plot(thr, data["single"][m], ":", color=line.get_color(), lw=1, label=f"single satellite, m={m:g}")
+    k = data["params"]["cluster_size"]
+    ax.set_title(f"multi-satellite cluster of {k} (Monte Carlo)", fontsize=9)
     ax.set_xlabel("SINR threshold [dB]")
     ax.set_ylabel("coverage probability")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path, dpi)
+
+
+def plot_ms_fig4(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
+    """Li & Shang Fig. 4: CDF of the received wanted power, ideal CSI against the estimates of each pilot count."""
+    fig, (ax,) = _figure()
+    x = data["power_dbm"]
+    ax.plot(x, data["cdf"]["ideal"], "k-", lw=2, label="ideal channel")
+    for tp in data["pilots"]:
+        ax.plot(x, data["cdf"][tp], "--", label=f"{tp} pilot(s), KS {data['ks_distance'][tp]:.3f}")
+    ax.set_xlabel("received wanted power [dBm]")
+    ax.set_ylabel("CDF")
+    ax.set_title(f"estimated vs ideal channel (m = {data['m']:g})", fontsize=9)
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return _save(fig, path, dpi)
+
+
+def plot_load_validation(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
+    """Park et al. rate coverage with load: independent user-level Monte Carlo (markers, +- 2 standard errors)
+    against the analysis with the load distribution (solid) and with the mean load (55) (dashed)."""
+    parts = [p for p in ("stin", "terrestrial_only") if p in data]
+    fig, axes = _figure(len(parts), width=5.2)
+    rate = np.asarray(data["rate_bps"]) / 1e6
+    for ax, part in zip(axes, parts):
+        for case in data[part]["cases"]:
+            mc, se = np.asarray(case["monte_carlo"]), np.asarray(case["mc_std_error"])
+            line, = ax.semilogx(rate, case["analytic_load_distribution"], "-", lw=1,
+                                label=f"$\\lambda_U$={case['user_density_per_km2']:g}/km$^2$, load distribution")
+            ax.semilogx(rate, case["analytic_mean_load"], "--", lw=1, color=line.get_color())
+            ax.errorbar(rate[::2], mc[::2], yerr=2 * se[::2], fmt="o", ms=3, mfc="none", color=line.get_color())
+        ax.plot([], [], "k--", label="mean load (55)")
+        ax.plot([], [], "ko", mfc="none", label="users dropped and counted (MC)")
+        ax.set_title("STIN, whole sphere" if part == "stin" else "terrestrial only, dense region", fontsize=9)
+        ax.set_xlabel("rate threshold [Mbit/s]")
+        ax.set_ylabel("rate coverage P[R > r]")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return _save(fig, path, dpi)
+
+
+def plot_city_calibration(thr: np.ndarray, empirical: dict[str, np.ndarray], models: dict[str, dict[str, np.ndarray]],
+                          path: str | os.PathLike, city: str = "", dpi: int = 150) -> Path:
+    """Ray-traced coverage (black) against each analytic model of the city, per scheme, and the last model's error."""
+    fig, axes = _figure(4, width=4.2)
+    titles = {"sc_bs": "SC BS", "sc_sat": "SC satellite", "mc": "MC (better link)"}
+    for ax, scheme in zip(axes, ("sc_bs", "sc_sat", "mc")):
+        ax.plot(thr, empirical[scheme], "k-", lw=2.5, label="ray-traced street cells")
+        for name, m in models.items():
+            ax.plot(thr, m[scheme], "--", lw=1.2, label=name)
+        ax.set_title(f"{city} {titles[scheme]}", fontsize=9)
+        ax.set_xlabel("SINR threshold [dB]")
+        ax.set_ylabel("coverage probability")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=6)
+    last = list(models)[-1]
+    ax = axes[3]
+    for scheme in ("sc_bs", "sc_sat", "mc"):
+        ax.plot(thr, np.asarray(models[last][scheme]) - empirical[scheme], label=titles[scheme])
+    ax.axhspan(-0.05, 0.05, color="tab:green", alpha=0.12, label="|error| <= 0.05")
+    ax.set_title(f"{last}: model - maps", fontsize=9)
+    ax.set_xlabel("SINR threshold [dB]")
+    ax.set_ylabel("coverage error")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     return _save(fig, path, dpi)

@@ -78,9 +78,12 @@ per piece); the difference is the reported error estimate and must be below ``to
 the node counts grow by 1.5x, up to ``max_refine`` times, then RuntimeError). Non-finite results
 raise FloatingPointError. Thresholds above 1e30 (300 dB) return coverage 0.
 
-Load (53)-(55), Singh-Dhillon-Andrews 2013 [10]: R_k = W / L_k log2(1 + SINR_k),
-L_k = 1 + 1.28 lambda_U (R_E / R0_k)^2 P_vis,k A_k / lambda_k  (the (R_E/R0)^2 sphere-area
-factor is ours [RECON], docs/models/coverage.md); rate coverage uses tau_k = 2^(R_th L_k / W) - 1.
+Load (53)-(55), Singh-Dhillon-Andrews 2013 [10]: R_k = W / N_k log2(1 + SINR_k). The paper's mean load
+L_k = 1 + 1.28 c_k, c_k = lambda_U (R_E / R0_k)^2 P_vis,k A_k / lambda_k (the (R_E/R0)^2 sphere-area
+factor is ours [RECON], docs/models/coverage.md), gives tau_k = 2^(R_th L_k / W) - 1 (``load_model="mean"``);
+``load_model="distribution"`` averages over N_k - 1 ~ NegBin(4.5, 3.5 / (3.5 + c_k)) (the tagged
+Poisson-Voronoi cell, Singh et al.). Both are checked against users dropped, associated and counted
+(:mod:`pipeline.solvers.load_simulation`), which uses neither.
 
 Monte Carlo: :func:`simulate` drops exactly this model (PPP restricted to the cap that can be
 visible, uniform heights, visibility, nearest-per-tier, biased association, fading of every
@@ -806,18 +809,87 @@ def sinr_coverage(net: NetLike, sinr_threshold_db: Any, **kw: Any) -> CoverageRe
     return replace(res, thresholds=thr)
 
 
+LOAD_MODELS = ("mean", "distribution")
+CELL_AREA_SHAPE = 3.5  # Poisson-Voronoi cell area ~ Gamma(3.5, 3.5 lambda) (Ferenc & Neda 2007; Singh et al. [10])
+
+
+def load_distribution(net: NetLike, user_density_per_km2: float, tail: float = 1e-8) -> list[np.ndarray]:
+    """P[N_k = n + 1], n = 0, 1, ..., for every tier: the load of the typical user's station (Singh, Dhillon, Andrews 2013 [10]).
+
+    The typical user's (tagged) tier-k cell has the size-biased area of a typical cell, Gamma(3.5 + 1, 3.5 / a_k)
+    with a_k = P[k* = k] (R_E/R0_k)^2 / lambda_k its mean ground area per station, and holds Poisson(lambda_U area)
+    other users, so N_k - 1 is negative binomial(4.5, 3.5 / (3.5 + c_k)), c_k = lambda_U a_k, of mean 1.28 c_k
+    (the mean load (54) is 1 + 1.28 c_k). Truncated where the tail is below ``tail``."""
+    if not (user_density_per_km2 >= 0):
+        raise ValueError(f"user_density_per_km2 = {user_density_per_km2} must be >= 0 (users per km^2 of ground)")
+    net = _as_network(net)
+    assoc = association_probabilities(net)
+    out = []
+    for k, t in enumerate(net.tiers):
+        c = 0.0 if t.density_per_km2 == 0 else (
+            user_density_per_km2 * (t.earth_radius_m / t.base_radius_m) ** 2 * assoc[k] / t.density_per_km2)
+        if c == 0:
+            out.append(np.array([1.0]))
+            continue
+        p = CELL_AREA_SHAPE / (CELL_AREA_SHAPE + c)
+        n_max = int(stats.nbinom.isf(tail, CELL_AREA_SHAPE + 1, p)) + 1
+        out.append(stats.nbinom.pmf(np.arange(n_max + 1), CELL_AREA_SHAPE + 1, p))
+    return out
+
+
 def rate_coverage(net: NetLike, rate_threshold_bps: Any, user_density_per_km2: float | None = None,
-                  **kw: Any) -> CoverageResult:
-    """P[R > R_th] (26)/(50); with ``user_density_per_km2`` the load model (53)-(55) is applied."""
+                  load_model: str = "mean", **kw: Any) -> CoverageResult:
+    """P[R > R_th] (26)/(50); with ``user_density_per_km2`` the load model is applied: ``"mean"`` is (53)-(55)
+    (every tier-k user gets W / L_k, L_k the mean load (54)), ``"distribution"`` averages over the load
+    distribution of :func:`load_distribution` (SINR and load taken independent, as in Singh et al. [10]):
+
+        P[R > R_th] = sum_k sum_n P[N_k = n + 1] P[k* = k, SINR_k > 2^(R_th (n + 1) / W) - 1]
+    """
     net = _as_network(net)
     rth = np.atleast_1d(np.asarray(rate_threshold_bps, float))
     if (rth < 0).any() or np.isnan(rth).any():
         raise ValueError("rate thresholds must be >= 0 bit/s")
+    if load_model not in LOAD_MODELS:
+        raise ValueError(f"load_model = {load_model!r} is unknown; use one of {LOAD_MODELS}")
+    if user_density_per_km2 is not None and load_model == "distribution":
+        return _rate_coverage_load_distribution(net, rth, user_density_per_km2, **kw)
     loads = np.ones(len(net.tiers)) if user_density_per_km2 is None else load_factors(net, user_density_per_km2)
     with np.errstate(over="ignore"):
         tau = np.expm1(np.log(2) * rth[None, :] * loads[:, None] / net.bandwidth_hz)
     res = coverage_given_tau(net, tau, **kw)
     return replace(res, thresholds=rth, loads=None if user_density_per_km2 is None else loads)
+
+
+def _rate_coverage_load_distribution(net: Network, rth: np.ndarray, user_density_per_km2: float,
+                                     grid_step_db: float = 1.0, **kw: Any) -> CoverageResult:
+    """Per-tier SINR coverage on a dB grid (monotone cubic interpolation between grid points; the grid stops where the
+    coverage of every tier is below 1e-9, found on a 2 dB pre-grid), averaged over the load distributions."""
+    probs = load_distribution(net, user_density_per_km2)
+    lo_db, hi_db = -80.0, 10 * math.log10(HUGE_SINR)
+    with np.errstate(over="ignore", divide="ignore"):
+        db = [10 * np.log10(np.expm1(np.log(2) * rth[:, None] * np.arange(1, p.size + 1)[None] / net.bandwidth_hz))
+              for p in probs]
+    need = np.concatenate([d[np.isfinite(d)].ravel() for d in db] + [np.array([lo_db])])
+    g_lo, g_hi = max(lo_db, float(need.min()) - 1), min(hi_db, float(need.max()) + 1)
+    coarse = np.arange(g_lo, g_hi + 2.0, 2.0)
+    cov_c = coverage_given_tau(net, 10 ** (coarse / 10), **kw).per_tier.max(0)
+    alive = np.flatnonzero(cov_c > 1e-9)
+    top = float(coarse[min(alive[-1] + 1, coarse.size - 1)]) if alive.size else g_lo
+    grid = np.arange(g_lo, top + grid_step_db, grid_step_db)
+    res = coverage_given_tau(net, 10 ** (grid / 10), **kw)
+    per_tier = np.zeros((len(net.tiers), rth.size))
+    from scipy.interpolate import PchipInterpolator  # noqa: PLC0415
+
+    for k, (p, d) in enumerate(zip(probs, db)):
+        if grid.size < 2:
+            continue
+        x = np.clip(d, g_lo, None)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # flat stretches: zero slopes
+            interp = PchipInterpolator(grid, res.per_tier[k])
+        cov = np.where(x <= grid[-1], interp(np.minimum(x, grid[-1])), 0.0)  # (T, N)
+        per_tier[k] = (np.clip(cov, 0.0, 1.0) * p[None]).sum(1)
+    mean_loads = np.array([float((np.arange(1, p.size + 1) * p).sum()) for p in probs])
+    return CoverageResult(rth, per_tier.sum(0), per_tier, res.association, res.error_estimate, net.names, mean_loads)
 
 
 def rate_at_coverage(net: NetLike, target: float, user_density_per_km2: float | None = None,
@@ -943,7 +1015,9 @@ def _simulate_chunk(net: Network, caps: list[tuple[float, float]], nd: int, rng:
 
 def mc_rate_coverage(net: NetLike, drops: Drops, rate_threshold_bps: Any,
                      user_density_per_km2: float | None = None) -> np.ndarray:
-    """Monte Carlo P[R > R_th]; with a user density the loads (54) use the drops' own association frequencies."""
+    """Monte Carlo P[R > R_th]; with a user density the loads (54) use the drops' own association frequencies (the
+    mean-load formula itself, so this checks the per-tier thresholds, not the load model:
+    :func:`pipeline.solvers.load_simulation.simulate_users` counts the users instead)."""
     net = _as_network(net)
     rth = np.atleast_1d(np.asarray(rate_threshold_bps, float))
     loads = np.ones(len(net.tiers)) if user_density_per_km2 is None else _loads_from_assoc(
