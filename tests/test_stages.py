@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -208,33 +210,28 @@ def test_no_visible_satellite_is_one_clear_error(project, capsys):
     assert "no satellite rises above" in _run_failing(orbits_stage, capsys, project)
 
 
-def test_quiet_and_verbose_log_levels(tmp_path, monkeypatch, capsys):
+def test_quiet_and_verbose_log_levels(tmp_path):
     """STIN_LOG_LEVEL=WARNING (stin -q): no progress bar, no chatter, the stage's summary line and its time;
-    the default shows everything; an unknown level is one error line."""
-    from tqdm import tqdm
+    the default shows everything; an unknown level is one error line. Each run in a fresh process, as DVC
+    starts stages (tqdm reads its switch when first imported)."""
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    code = ("import sys\nimport pipeline.stages\nfrom tqdm import tqdm\nfrom pipeline.stages._common import run_stage\n"
+            "def body(params, paths):\n    print('chatter from a library')\n"
+            "    for _ in tqdm(range(3), desc='tracing'):\n        pass\n    print('[demo] 3 things traced')\n"
+            "sys.exit(run_stage('demo', body))\n")
 
-    from pipeline.stages._common import LOG_LEVEL_ENV, run_stage
+    def run(level: str):
+        env = {k: v for k, v in os.environ.items() if k not in ("TQDM_DISABLE", "STIN_LOG_LEVEL")}
+        env.update(STIN_LOG_LEVEL=level, PYTHONPATH=str(REPO))
+        return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120)
 
-    params = tmp_path / "params.yaml"
-    params.write_text((REPO / "params.yaml").read_text())
-    monkeypatch.chdir(tmp_path)
-
-    def body(_params, _paths):
-        print("chatter from a library")
-        for _ in tqdm(range(3), desc="tracing", file=sys.stdout):
-            pass
-        print("[demo] 3 things traced")
-
-    monkeypatch.setenv(LOG_LEVEL_ENV, "WARNING")
-    monkeypatch.delenv("TQDM_DISABLE", raising=False)
-    assert run_stage("demo", body, str(params)) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0] == "[demo] 3 things traced" and out[1].startswith("[demo] done in") and len(out) == 2
-    monkeypatch.setenv(LOG_LEVEL_ENV, "INFO")
-    monkeypatch.setenv("TQDM_DISABLE", "")  # run_stage set it for the quiet run; the default run has bars
-    assert run_stage("demo", body, str(params)) == 0
-    out = capsys.readouterr().out
-    assert "chatter from a library" in out and "tracing" in out and "[demo] 3 things traced" in out
-    monkeypatch.setenv(LOG_LEVEL_ENV, "LOUD")
-    assert run_stage("demo", body, str(params)) == 2
-    assert "STIN_LOG_LEVEL=LOUD is not a log level" in capsys.readouterr().err
+    quiet = run("WARNING")
+    assert quiet.returncode == 0, quiet.stderr
+    lines = quiet.stdout.splitlines()
+    assert lines[0] == "[demo] 3 things traced" and lines[1].startswith("[demo] done in") and len(lines) == 2
+    assert "tracing" not in quiet.stderr  # no progress bar
+    loud = run("INFO")
+    assert "chatter from a library" in loud.stdout and "tracing" in loud.stderr and "[demo] 3 things" in loud.stdout
+    bad = run("LOUD")
+    assert bad.returncode == 2 and "STIN_LOG_LEVEL=LOUD is not a log level" in bad.stderr

@@ -13,6 +13,11 @@ import yaml
 from pipeline.errors import StinError
 from pipeline.runtime import select_variant
 
+# Quiet runs (STIN_LOG_LEVEL=WARNING, `stin -q`): tqdm and Dask read these when first imported, i.e. after this
+if os.environ.get("STIN_LOG_LEVEL", "").strip().upper() in ("WARNING", "QUIET"):
+    os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm >= 4.66
+    os.environ.setdefault("DASK_DISTRIBUTED__LOGGING__DISTRIBUTED", "warning")  # scheduler and worker chatter
+
 if os.path.isfile("params.yaml"):
     try:
         with open("params.yaml") as _f:

@@ -58,8 +58,8 @@ def run_stage(name: str, body: Callable[[dict[str, Any], CityPaths], None],
         return 2
     logging.basicConfig(level=level, format="%(message)s")
     quiet = level > logging.INFO
-    if quiet:
-        os.environ["TQDM_DISABLE"] = "1"  # tqdm >= 4.66 reads it (here and in the workers started from here)
+    if quiet:  # pipeline/stages/__init__.py turned tqdm's bars and Dask's logs off before they were imported
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     start = time.perf_counter()
     _DETAILS.clear()
     captured = io.StringIO()
