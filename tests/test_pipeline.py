@@ -19,7 +19,7 @@ def _dvc(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # `python` = this venv
     return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=1200)  # a hang guard, not a speed target
+                          capture_output=True, text=True, timeout=2400)  # a hang guard, not a speed target
 
 
 @pytest.fixture()
@@ -202,7 +202,7 @@ def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, GIT_AUTHOR_NAME="ci", GIT_AUTHOR_EMAIL="ci@example.org", GIT_COMMITTER_NAME="ci",
                GIT_COMMITTER_EMAIL="ci@example.org")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)  # a hang guard
 
 
 @pytest.mark.slow
