@@ -437,7 +437,7 @@ class BfCity(_Strict):
     es_height_m: PositiveReal
     target_range_m: PositiveReal
     target_offsets_deg: Annotated[list[Real], Field(min_length=1)]
-    sensing_eirp_dbw: Real
+    sensing_re_bs_limit_db: Real
     csi_errors: Annotated[list[NonNegativeReal], Field(min_length=1)]
     sweeps: BfCitySweeps
 
@@ -450,6 +450,28 @@ class BfSweeps(_Strict):
     n_users: list[Count]
 
 
+class BfRadar(_Strict):
+    receiver: Literal["satellite", "bs"]
+    rcs_m2: PositiveReal
+    samples: PositiveReal
+
+
+class BfDetection(_Strict):
+    pfa: Annotated[float, Field(gt=0, lt=1)]
+    target_model: Literal["swerling1", "nonfluctuating"]  # pipeline.solvers.beamforming.DETECTION_MODELS
+    paper: BfRadar
+    city: BfRadar
+
+
+class BfIsac(_Strict):
+    tradeoff_points: Annotated[Whole, Field(ge=2)]
+    tradeoff_below_db: NonNegativeReal
+    tradeoff_solver: SolverOpts
+    gamma_max_tol_db: PositiveReal
+    csi_radius_rel_tol: PositiveReal
+    detection: BfDetection
+
+
 class Beamforming(_Strict):
     seed: NonNegativeWhole
     workers: Annotated[Whole, Field(ge=1, le=MAX_WORKERS)]
@@ -458,6 +480,7 @@ class Beamforming(_Strict):
     benchmark_solver: SolverOpts
     paper: BfPaper
     city: BfCity
+    isac: BfIsac
     sweeps: BfSweeps
 
 

@@ -10,20 +10,32 @@ import numpy as np
 import pytest
 
 from pipeline.solvers.beamforming import (
+    CSI_READINGS,
+    DETECTION_MODELS,
     Beamformers,
     BeamformingInfeasible,
     PaperSetting,
+    RadarSetting,
     SolverOptions,
     _max_quad_ball,
+    bs_sensing_limit_w,
+    detection_probability,
+    echo_snr_per_w,
     evaluate,
+    is_feasible,
+    max_feasible_csi_error,
+    max_feasible_sensing_dbw,
     paper_problem,
     problem_from_channels,
     s1528_gain_dbi,
+    sensing_tradeoff,
     solve_das,
     solve_ibs,
     solve_pa1,
     solve_pa2,
     solve_tdma,
+    upa_steering,
+    with_sensing_dbw,
 )
 
 Q = SolverOptions.quick()
@@ -196,3 +208,148 @@ def test_robust_design_with_a_single_user(paper, pa1):
         d = solve_pa2(one.with_csi_error(0.005), dataclasses.replace(Q, max_iterations=4), bounds=bounds)
         assert d.report.feasible, (bounds, d.report.violations)
         assert 0 < d.sum_rate <= perfect.sum_rate + 1e-3
+
+
+# ------------------------------------------------------------------ ISAC: sensing threshold, Fig. 4, CSI radius
+def _one_user(gamma_dbw=None, rate_min=0.0, seed=5):
+    """One BS user (no satellite interference, an ample backhaul) and, with ``gamma_dbw``, one target of
+    the BS: max |h w|^2 s.t. ||w||^2 <= P, |a w|^2 >= Gamma has a closed form (w in span{h, a})."""
+    rng = np.random.default_rng(seed)
+    h = _cn(rng, 1, 4) * 1e-5
+    a = upa_steering(np.radians(40.0), 1, 4).conj()[None, :]
+    targets = {} if gamma_dbw is None else {"a_sat_targets": np.zeros((1, 2)), "a_bs_targets": a,
+                                            "sensing_eirp_w": 10 ** (gamma_dbw / 10)}
+    p = problem_from_channels(h, np.zeros((1, 2)), np.ones(2) * 1e-3, np.zeros(4), p_sat_w=1.0, p_bs_w=2.0,
+                              noise_w=1e-10, rate_min=rate_min, **targets)
+    return p, h[0], a[0]
+
+
+def _one_user_rate(h, a, gamma_dbw, p_w=2.0, noise_w=1e-10):
+    """Closed form: w = sqrt(P) (cos t u1 + sin t e^{j phi} u2), u1 = MRT, u2 the rest of a; the smallest t
+    that meets the target maximises the rate; None where no w meets it."""
+    u1 = h.conj() / np.linalg.norm(h)
+    ac = a.conj()
+    r = ac - (u1.conj() @ ac) * u1
+    c1, c2 = abs(u1.conj() @ ac), abs((r / np.linalg.norm(r)).conj() @ ac)
+    x = math.sqrt(10 ** (gamma_dbw / 10) / p_w) / math.hypot(c1, c2)
+    if x > 1:
+        return None
+    t = max(0.0, math.atan2(c2, c1) - math.acos(x))
+    return math.log2(1 + p_w * np.linalg.norm(h) ** 2 * math.cos(t) ** 2 / noise_w)
+
+
+def test_sensing_tradeoff_and_dual_match_the_closed_form():
+    """PA1 against the closed-form optimum of one user and one target: the sum rate along Gamma (the
+    trade-off curve, falling), (17d)'s shadow price against the closed form's slope (envelope theorem), the
+    binding flag, and infeasibility past the largest EIRP the BS can reach."""
+    _, h, a = _one_user()
+    p0, _, _ = _one_user(0.0)
+    mrt_dbw = 10 * math.log10(2.0 * abs(a @ h.conj()) ** 2 / np.linalg.norm(h) ** 2)
+    gammas = [mrt_dbw - 3.0, 0.0, 5.0, 8.0]
+    rows, designs = sensing_tradeoff(p0, gammas + [10.0], SolverOptions())  # 9.03 dBW is the BS's reach
+    rates = [r["sum_rate_bps_hz"] for r in rows[:-1]]
+    assert np.all(np.diff(rates) < 0)
+    assert rows[-1]["sum_rate_bps_hz"] is None and not rows[-1]["feasible"]
+    for g, row in zip(gammas, rows):
+        assert row["sum_rate_bps_hz"] == pytest.approx(_one_user_rate(h, a, g), abs=1e-4), g
+        slope = -(_one_user_rate(h, a, g + 0.01) - _one_user_rate(h, a, g - 0.01)) / 0.02  # bit/s/Hz per dB
+        sens = row["sensing"]
+        assert sens["dual_bps_hz_per_db"][0] == pytest.approx(slope, rel=0.02, abs=1e-4), g
+        assert sens["binding"] is (g > mrt_dbw)
+    # a cold start lands on the same curve as the warm-started continuation
+    cold = solve_pa1(with_sensing_dbw(p0, 5.0), SolverOptions())
+    assert not cold.warm_started and designs[5.0].warm_started
+    assert cold.sum_rate == pytest.approx(designs[5.0].sum_rate, abs=1e-4)
+
+
+def test_largest_feasible_gamma_brackets_the_bs_reach():
+    p0, h, a = _one_user(0.0)
+    reach = 10 * math.log10(2.0 * np.linalg.norm(a) ** 2)  # all of P_T on the target
+    res = max_feasible_sensing_dbw(p0, tol_db=0.02, lo_dbw=0.0)
+    assert res["feasible_at"] <= reach + 0.01 and res["infeasible_at"] >= reach - 0.01
+    assert bs_sensing_limit_w(p0) == pytest.approx(2.0 * np.linalg.norm(a) ** 2, rel=1e-6)
+    two = p0.replace(a_bs=np.stack([upa_steering(0.0, 1, 4), upa_steering(np.pi / 2, 1, 4)]).conj(),
+                     a_sat=np.zeros((2, 2)), gamma_w=np.ones(2))  # orthogonal responses, ||a||^2 = 4 each
+    assert abs(np.vdot(two.a_bs[0], two.a_bs[1])) < 1e-9
+    assert bs_sensing_limit_w(two) == pytest.approx(2.0 * 4 / 2, rel=1e-5)  # the power splits evenly
+
+
+@pytest.mark.parametrize("model", DETECTION_MODELS)
+def test_detection_probability_closed_form_vs_monte_carlo(model):
+    """The Neyman-Pearson detector |y|^2 > -sigma^2 ln(pfa) simulated: its false-alarm rate is pfa and its
+    detection rate the closed form (Swerling 1: pfa^(1/(1+SNR)); non-fluctuating: Marcum Q_1)."""
+    rng = np.random.default_rng(7)
+    pfa, n = 0.01, 400_000
+    tau = -math.log(pfa)  # sigma^2 = 1
+    noise = _cn(rng, n)
+    assert np.mean(np.abs(noise) ** 2 > tau) == pytest.approx(pfa, abs=4 * math.sqrt(pfa / n))
+    for snr in (0.5, 3.0, 10.0):
+        if model == "swerling1":
+            amp = math.sqrt(snr) * _cn(rng, n)
+        else:
+            amp = math.sqrt(snr) * np.exp(2j * np.pi * rng.random(n))
+        mc = np.mean(np.abs(amp + _cn(rng, n)) ** 2 > tau)
+        assert float(detection_probability(snr, pfa, model)) == pytest.approx(mc, abs=5 * math.sqrt(0.25 / n)), snr
+    assert np.all(np.diff(detection_probability(np.linspace(0, 50, 11), 1e-6, model)) > 0)
+
+
+def test_echo_snr_is_the_radar_equation():
+    p = paper_problem(0)
+    radar = RadarSetting(receiver="satellite", rcs_m2=10.0, samples=1.0)
+    d = np.linalg.norm(p.meta["target_xyz"] - p.meta["sat_xyz"], axis=1)
+    lam = 299_792_458.0 / p.meta["freq_hz"]
+    want = np.linalg.norm(p.a_sat, axis=1) ** 2 * lam**2 * 10.0 / ((4 * math.pi) ** 3 * d**4 * p.noise_es_w)
+    np.testing.assert_allclose(echo_snr_per_w(p, radar), want, rtol=1e-12)
+    assert 9.9e5 < d.min() and d.max() < 1.01e6  # targets seen from 1000 km
+
+
+@pytest.mark.parametrize("reading", CSI_READINGS)
+def test_csi_radius_bisection_brackets_the_closed_form(reading):
+    """One user, no interference: the Cauchy-Schwarz signal bound ||c||^2 - 2 delta ||c|| (normalised c) must
+    reach gamma = ||c||^2 / 4, so delta* = 3 ||c|| / 8: relative eps* = 0.375, absolute eps* = 0.375 ||c||.
+    The bisection brackets it; just below is feasible (and PA2's design passes the exact worst case), just
+    above is not."""
+    p, h, _ = _one_user()
+    snr = 2.0 * np.linalg.norm(h) ** 2 / 1e-10
+    p = p.replace(rate_min=math.log2(1 + snr / 4))
+    want = 0.375 if reading == "relative" else 0.375 * math.sqrt(snr)
+    res = max_feasible_csi_error(p, reading, rel_tol=0.02)
+    assert res["feasible_at"] <= want * 1.002 and res["infeasible_at"] >= want * 0.998
+    assert res["infeasible_at"] / res["feasible_at"] <= 1.02 + 1e-9
+    assert is_feasible(p.with_csi_error(0.97 * want, reading), robust=True, strict=True)
+    assert not is_feasible(p.with_csi_error(1.03 * want, reading), robust=True, strict=True)
+    d = solve_pa2(p.with_csi_error(0.9 * want, reading), Q)
+    assert d.report.feasible, d.report.violations
+
+
+def test_absolute_csi_reading_holds_against_sampled_errors():
+    """The absolute reading bounds ||e|| by eps on the noise-normalised channel, i.e. eps sigma / sqrt(P_tx) on
+    the physical one: PA2's encoded rates stay decodable for errors of that size (3 users of the paper setting)."""
+    eps = 0.05
+    paper = paper_problem(0, dataclasses.replace(PaperSetting(), n_users=3))
+    pr = paper.with_csi_error(eps, "absolute")
+    d = solve_pa2(pr, Q)
+    assert d.report.feasible, d.report.violations
+    rng = np.random.default_rng(8)
+    scale = {"h_ue": math.sqrt(paper.noise_ue_w[0] / paper.p_bs_w), "g_ue": math.sqrt(paper.noise_ue_w[0] / paper.p_sat_w),
+             "g_es": math.sqrt(paper.noise_es_w / paper.p_sat_w), "h_es": math.sqrt(paper.noise_es_w / paper.p_bs_w)}
+    for _ in range(30):
+        def pert(x, s):
+            e = _cn(rng, *x.shape)
+            return x + eps * s * e / np.linalg.norm(e, axis=-1, keepdims=True)
+        q = pr.replace(**{k: pert(getattr(pr, k), s) for k, s in scale.items()})
+        ev = evaluate(q, d.beams)
+        assert np.all(ev.rates >= d.encoded_rates - 1e-6)
+        assert ev.backhaul_rate >= d.encoded_rates.sum() - 1e-6
+
+
+def test_bs_sensing_limit_against_its_dual():
+    """max_{W >= 0, Tr W <= P} min_t a_t W a_t^H = min over target weights mu of P lambda_max(sum_t mu_t a_t^H a_t)
+    (minimax): two targets at random directions, the dual by a grid over mu."""
+    p0, _, _ = _one_user(0.0)
+    rng = np.random.default_rng(9)
+    rows = _cn(rng, 2, 4)
+    two = p0.replace(a_bs=rows, a_sat=np.zeros((2, 2)), gamma_w=np.ones(2))
+    grams = [np.outer(r.conj(), r) for r in rows]
+    dual = min(np.linalg.eigvalsh(mu * grams[0] + (1 - mu) * grams[1])[-1] for mu in np.linspace(0, 1, 20001))
+    assert bs_sensing_limit_w(two) == pytest.approx(2.0 * dual, rel=1e-5)

@@ -18,7 +18,8 @@ from pipeline.radio.cinr import LinkParams, satellite_budget_db
 from pipeline.radio.link import free_space_path_gain
 from pipeline.radio.tracing import BsConfig
 from pipeline.radio.receiver import ReceiverModel
-from pipeline.solvers.beamforming import SolverOptions, evaluate, is_feasible, solve_pa1
+from pipeline.solvers.beamforming import (
+    SolverOptions, bs_sensing_limit_w, evaluate, is_feasible, sensing_report, solve_pa1)
 from pipeline.solvers.beamforming_city import (
     CitySetting, admit_users, city_problem, panel_steering, subset_users)
 
@@ -173,6 +174,9 @@ def test_bad_sector_and_slot_are_clear_errors(city):
     ("beamforming_sweeps", lambda b: b["sweeps"].update(bs_antennas=[[3]]), "bs_antennas"),
     ("beamforming", lambda b: b["city"]["sweeps"].update(p_sat_offsets_db=[]), "p_sat_offsets_db"),
     ("beamforming", lambda b: b["city"].update(target_offsets_deg=["left"]), "target_offsets_deg"),
+    ("beamforming", lambda b: b["isac"]["detection"].update(target_model="magic"), "target_model"),
+    ("beamforming", lambda b: b["isac"]["detection"]["city"].update(receiver="es"), "receiver"),
+    ("beamforming", lambda b: b["city"].pop("sensing_re_bs_limit_db"), "sensing_re_bs_limit_db"),
 ])
 def test_bad_beamforming_params_are_one_error_line(project, capsys, stage_name, edit, expect):
     """Checked before any file is read or solve started: one line, exit code 2, nothing written."""
@@ -191,3 +195,24 @@ def test_bad_beamforming_params_are_one_error_line(project, capsys, stage_name, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "fix:" in err and expect in err
     assert outputs_under(project) == []
+
+
+def test_city_threshold_at_the_bs_sensing_limit_binds(city):
+    """Gamma at the BS-alone sensing limit (params default): the sensing-free design radiates less toward the
+    targets, so (17d) cuts it off; PA1 meets Gamma with equality, a positive shadow price and a rate cost."""
+    ch, rm, _ = city
+    p = city_problem(ch, rm, LINK, BS, np.zeros(3), CitySetting(sensing_re_bs_limit_db=0.0))
+    limit = bs_sensing_limit_w(p)
+    assert p.meta["bs_sensing_limit_dbw"] == pytest.approx(10 * math.log10(limit))
+    np.testing.assert_allclose(p.gamma_w, limit)
+    assert city_problem(ch, rm, LINK, BS, np.zeros(3), CitySetting(sensing_re_bs_limit_db=-3.0)).gamma_w[0] == \
+        pytest.approx(limit / 10**0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        free = solve_pa1(p.replace(gamma_w=np.zeros(p.n_targets)), SolverOptions.quick())
+        d = solve_pa1(p, SolverOptions.quick())
+    assert np.all(free.report.beampattern_w < limit)
+    rep = sensing_report(p, d)
+    assert d.report.feasible and rep["binding"] and min(rep["dual_bps_hz_per_db"]) > 1e-3
+    assert max(abs(x) for x in rep["slack_db"]) < 0.01
+    assert d.sum_rate < free.sum_rate - 0.1

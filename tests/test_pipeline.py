@@ -121,7 +121,8 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     assert bf["constraints_satisfied"] is True and bf["pa1_iterations"] >= 1
     for part in (bf["sum_rate_bps_hz"], bf["city"]["sum_rate_bps_hz"]):
         assert part["pa1"] > 0 and all(v is None or v <= part["pa1"] + 1e-6 for v in part.values())
-    assert bf["city"]["users"] and len(list((results / "figures" / "beamforming").glob("*.png"))) == 7
+    assert bf["city"]["users"] and len(list((results / "figures" / "beamforming").glob("*.png"))) == 9
+    assert bf["city"]["sensing_binding"] is True  # the default city threshold makes sensing cost rate
     sweeps = json.loads((results / "beamforming_sweeps.json").read_text())
     assert set(sweeps["sweeps"]) == {"p_sat_dbw", "p_bs_dbw", "bs_antennas", "n_users"}
     assert len(list((results / "figures" / "beamforming_sweeps").glob("fig*.png"))) == 4

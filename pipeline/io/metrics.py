@@ -38,7 +38,10 @@ HEADLINES: dict[str, dict[str, str]] = {
     "beamforming": {"paper_pa1_sum_rate_bps_hz": "paper.schemes.pa1.sum_rate_bps_hz",
                     "city_pa1_sum_rate_bps_hz": "city.schemes.pa1.sum_rate_bps_hz",
                     "city_pa2_sum_rate_bps_hz": "city.schemes.pa2.sum_rate_bps_hz",
-                    "constraints_satisfied": "constraints_satisfied"},
+                    "constraints_satisfied": "constraints_satisfied",
+                    "city_sensing_binding": "city.sensing_binding",
+                    "paper_pa2_max_eps_relative": "paper.pa2_max_feasible_eps.relative",
+                    "paper_pa2_max_eps_absolute": "paper.pa2_max_feasible_eps.absolute"},
     # beamforming_sweeps: curves only (its figures); raypaths: counts that params fix
 }
 RESULTS_FILE = {"fidelity_report": "fidelity"}  # a stage whose results file is not named after it

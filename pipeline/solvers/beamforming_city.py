@@ -30,7 +30,10 @@ ray-traced channels. How each channel of problem (17) is made:
 - **Sensing targets**: ground points ``target_range_m`` from the site at the sector bearing
   +- ``target_offsets_deg`` (project choice, vehicles in the sector); the BS rows are the
   F.1336 sector gain in that direction over the virtual array, the satellite rows the beam
-  gains towards the target (EIRP per unit power, as in the paper's (17d)).
+  gains towards the target (EIRP per unit power, as in the paper's (17d)). The threshold Gamma_t
+  is ``sensing_eirp_dbw``, or, with ``sensing_re_bs_limit_db`` set, that many dB above the BS-alone
+  sensing limit (the largest EIRP the BS puts on every target at once with all its power and no
+  user; :func:`~pipeline.solvers.beamforming.bs_sensing_limit_w`), where sensing must cost rate.
 
 Users: at slot ``time_index`` the sector with the most UEs that could meet the QoS alone
 (full BS power, full satellite interference on the traced channels, with
@@ -55,8 +58,8 @@ from pipeline.radio.link import free_space_path_gain
 from pipeline.radio.raypaths import direction_from_angles
 from pipeline.radio.tracing import BsConfig
 from pipeline.solvers.beamforming import (
-    ES_GAIN_DBI, ES_SIDELOBE_DBI, N_BEAMS, SINR_MIN_DB, BeamformingProblem, hex_beam_boresights,
-    problem_from_channels)
+    ES_GAIN_DBI, ES_SIDELOBE_DBI, N_BEAMS, SINR_MIN_DB, BeamformingProblem, bs_sensing_limit_w, hex_beam_boresights,
+    problem_from_channels, with_sensing_dbw)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ class CitySetting:
     target_range_m: float = 300.0  # sensing targets: vehicles 300 m out in the sector (project choice)
     target_offsets_deg: tuple[float, ...] = (-30.0, 30.0)  # +-30 deg off the sector bearing (project choice)
     target_height_m: float = 1.5  # TR 38.901 UE height
-    sensing_eirp_dbw: float = 20.0  # Gamma_t; no value in Wang & Wang (placeholder, see params.yaml)
+    sensing_eirp_dbw: float = 20.0  # Gamma_t [dBW] when sensing_re_bs_limit_db is None
+    sensing_re_bs_limit_db: float | None = None  # Gamma_t relative to the BS-alone sensing limit (bs_sensing_limit_w)
     csi_error: float = 0.0  # relative CSI error radius for PA2
 
 
@@ -224,7 +228,7 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
     a_bs = (10 ** (pattern_db / 20))[:, None] * panel_steering(to_t / dist, bearing, s.bs_rows, s.bs_cols) / math.sqrt(nb)
     a_sat = 10 ** (bessel_gain_db(_off_axis(tgt, sat_xyz, bores), aperture_diameter_m=link.sat_aperture_m,
                                   freq_hz=freq, g_max_dbi=link.sat_max_gain_dbi) / 20).astype(complex)
-    meta = {"source": "ray-traced", "time_index": t, "sector": name, "bearing_deg": bearing, "site_xyz": site,
+    meta = {"source": "ray-traced", "freq_hz": freq, "time_index": t, "sector": name, "bearing_deg": bearing, "site_xyz": site,
             "users": [str(u) for u in channels["ue"].values[users]], "ue_xyz": ue_xyz, "es_xyz": es_xyz,
             "sat_xyz": sat_xyz, "sat_elevation_deg": elev, "target_xyz": tgt,
             "beam_spacing_deg": math.degrees(spacing), "bs_es_map_gain_db": 10 * math.log10(max(g_map, 1e-300)),
@@ -234,10 +238,19 @@ def city_problem(channels: xr.Dataset, radiomaps: xr.Dataset, link: LinkParams, 
         if not np.all(np.isfinite(value)):
             raise StinError(f"the city beamforming problem at slot {t} has non-finite {what}",
                             "rerun the channels stage; if it persists, report it with channels.nc")
-    return problem_from_channels(h_ue, g_ue, g_es, h_es, p_sat_w=p_sat, p_bs_w=p_bs, noise_w=noise,
-                                 rate_min=math.log2(1 + 10 ** (s.sinr_min_db / 10)), a_sat_targets=a_sat,
-                                 a_bs_targets=a_bs, sensing_eirp_w=10 ** (s.sensing_eirp_dbw / 10),
-                                 csi_error=s.csi_error, meta=meta)
+    p = problem_from_channels(h_ue, g_ue, g_es, h_es, p_sat_w=p_sat, p_bs_w=p_bs, noise_w=noise,
+                              rate_min=math.log2(1 + 10 ** (s.sinr_min_db / 10)), a_sat_targets=a_sat,
+                              a_bs_targets=a_bs, sensing_eirp_w=10 ** (s.sensing_eirp_dbw / 10),
+                              csi_error=s.csi_error, meta=meta)
+    limit_w = bs_sensing_limit_w(p)
+    p.meta["bs_sensing_limit_dbw"] = 10 * math.log10(limit_w) if limit_w > 0 else None
+    if s.sensing_re_bs_limit_db is not None:
+        if limit_w <= 0:
+            raise StinError("the BS radiates nothing toward the sensing targets, so Gamma cannot be set relative to "
+                            "its sensing limit", "set beamforming.city target_offsets_deg inside the sector")
+        p = with_sensing_dbw(p, p.meta["bs_sensing_limit_dbw"] + s.sensing_re_bs_limit_db)
+    p.meta["sensing_eirp_dbw"] = 10 * math.log10(float(p.gamma_w.max())) if p.n_targets else None
+    return p
 
 
 def subset_users(p: BeamformingProblem, keep: Any) -> BeamformingProblem:

@@ -4,9 +4,14 @@ Runs Algorithm 1 (PA1), Algorithm 2 (PA2) and the DAS / TDMA / IBS benchmarks on
 synthetic setting (Section 5) and on the ray-traced city (one BS sector, its users, the
 serving satellite's 7-beam cluster and an Earth station at the beam target, see
 :mod:`pipeline.solvers.beamforming_city`). Every reported design is re-scored by the
-independent vector-domain evaluator. Writes ``results/<city>/beamforming.json`` (DVC metrics)
-and ``results/<city>/figures/beamforming/`` (Fig. 2 convergence, Fig. 3 beampattern, schemes
-paper vs city). The sweeps of Figs. 5-8 are the ``beamforming_sweeps`` stage (no city input).
+independent vector-domain evaluator. For both settings it also reports whether the sensing
+constraint binds at the default threshold, the sum rate vs sensing threshold trade-off up to
+infeasibility with Fig. 4's detection probability (reconstructed detector), and PA2's largest
+feasible CSI radius under both readings (docs/models/beamforming.md "ISAC"). Writes
+``results/<city>/beamforming.json`` (DVC metrics) and ``results/<city>/figures/beamforming/``
+(Fig. 2 convergence, Fig. 3 beampattern, schemes paper vs city, ``sensing_tradeoff.png``,
+``wang_fig4_detection_probability.png``). The sweeps of Figs. 5-8 are the ``beamforming_sweeps``
+stage (no city input).
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ from pipeline.io.paths import CityPaths
 from pipeline.radio.cinr import LinkParams
 from pipeline.radio.tracing import BsConfig
 from pipeline.solvers.beamforming import (
-    SCHEMES, SWEEPS, BeamformingInfeasible, Design, PaperSetting, SolverOptions, SweepResult,
-    beampattern_data, is_feasible, paper_problem, plot_beampattern, plot_convergence, plot_sweep)
+    DETECTION_MODELS, SCHEMES, SWEEPS, BeamformingInfeasible, BeamformingProblem, Design, PaperSetting, RadarSetting,
+    SolverOptions, SweepResult, beampattern_data, detection_data, is_feasible, max_feasible_csi_error,
+    max_feasible_sensing_dbw, paper_problem, plot_beampattern, plot_convergence, plot_detection_probability,
+    plot_sensing_tradeoff, plot_sweep, sensing_report, sensing_tradeoff, tradeoff_gammas_dbw)
 from pipeline.solvers.beamforming_city import CitySetting, admit_users, city_problem, subset_users
 from pipeline.stages._common import note_timing, run_stage
 from pipeline.stages.heatmaps import beam_target_xyz
@@ -83,12 +90,17 @@ def _scheme_task(task: tuple) -> tuple[str, dict[str, Any], Design | None]:
     warnings.filterwarnings("ignore", message="Solution may be inaccurate")
     warnings.filterwarnings("ignore", category=UserWarning)
     p = paper_problem(spec[1], spec[2]) if isinstance(spec, tuple) else spec
+    if scheme.startswith("isac_"):
+        return key, _isac_task(p, scheme, opts, csi_errors), None
     if scheme != "pa2":
         try:
             d = SCHEMES[scheme](p, opts)
         except BeamformingInfeasible as exc:
             return key, {"infeasible": str(exc), "binding": exc.families, "sum_rate_bps_hz": None}, None
-        return key, design_summary(d, waived_checks(d)), d
+        out = design_summary(d, waived_checks(d))
+        if scheme == "pa1":
+            out["sensing"] = sensing_report(p, d)
+        return key, out, d
     attempts = []
     for eps in csi_errors:
         try:
@@ -100,8 +112,38 @@ def _scheme_task(task: tuple) -> tuple[str, dict[str, Any], Design | None]:
             attempts.append({"csi_error": eps, "infeasible": "no rank-one design met the worst case",
                              "binding": [k for k, ok in d.report.checks.items() if not ok]})
             continue
-        return key, {**design_summary(d, []), "csi_error": eps, "attempts": attempts}, d
+        return key, {**design_summary(d, []), "csi_error": eps, "csi_reading": p.err_reading,
+                     "sensing": sensing_report(p, d), "attempts": attempts}, d
     return key, {"sum_rate_bps_hz": None, "infeasible": "at every csi_error", "attempts": attempts}, None
+
+
+def _isac_task(p: BeamformingProblem, kind: str, opts: SolverOptions, isac: dict[str, Any]) -> dict[str, Any]:
+    """Worker for the ISAC analyses of one setting (docs/models/beamforming.md "ISAC"):
+
+    - "isac_tradeoff": the largest feasible common Gamma (bisection on PA1's phase 1), the sum rate vs
+      Gamma curve up to it and one infeasible point (PA1, continuation), and Fig. 4's detection data;
+    - "isac_eps_relative" / "isac_eps_absolute": the largest CSI radius at which PA2's phase 1 is
+      feasible under that reading (bisection). Wall times go to timings.json (move_timings)."""
+    t0 = time.perf_counter()
+    if kind == "isac_tradeoff":
+        gamma_dbw = 10 * math.log10(float(p.gamma_w.max()))
+        gmax = max_feasible_sensing_dbw(p, tol_db=isac["gamma_max_tol_db"], lo_dbw=gamma_dbw)
+        if gmax["value"] is None:  # the default Gamma is infeasible itself: search below it
+            gmax = max_feasible_sensing_dbw(p, tol_db=isac["gamma_max_tol_db"])
+        gammas = tradeoff_gammas_dbw(gamma_dbw, gmax, below_db=isac["below_db"], points=isac["points"])
+        rows, _ = sensing_tradeoff(p, gammas, opts)
+        top = max([r["gamma_dbw"] for r in rows if r.get("sum_rate_bps_hz") is not None] or [gammas[0]])
+        det = detection_data(p, isac["radar"], rows, gamma_grid_dbw=np.linspace(gammas[0], top, 61).round(3).tolist())
+        return {"gamma_dbw": round(gamma_dbw, 4), "gamma_max": {k: (round(v, 4) if isinstance(v, float) else v)
+                                                                for k, v in gmax.items()},
+                "tradeoff": rows, "detection": det, "seconds_total": round(time.perf_counter() - t0, 3),
+                "method": "PA1 at each Gamma from the highest down, each warm-started from the design at the next "
+                          "higher Gamma (continuation); the last Gamma lies 0.5 dB past the bisection's first "
+                          "infeasible one"}
+    reading = kind.removeprefix("isac_eps_")
+    out = max_feasible_csi_error(p, reading, rel_tol=isac["csi_rel_tol"])
+    return {**{k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()},
+            "seconds_total": round(time.perf_counter() - t0, 3)}
 
 
 def run_tasks(tasks: list[tuple], workers: int) -> dict[str, tuple[dict[str, Any], Design | None]]:
@@ -224,7 +266,60 @@ def city_setting(c: dict[str, Any]) -> CitySetting:
         es_height_m=number(c, "es_height_m", w, positive=False, minimum=0),
         target_range_m=number(c, "target_range_m", w),
         target_offsets_deg=tuple(numbers(c, "target_offsets_deg", w, positive=False)),
-        sensing_eirp_dbw=number(c, "sensing_eirp_dbw", w, positive=False))
+        sensing_re_bs_limit_db=number(c, "sensing_re_bs_limit_db", w, positive=False))
+
+
+def isac_settings(bf: dict[str, Any]) -> tuple[SolverOptions, dict[str, Any], dict[str, RadarSetting]]:
+    """params.yaml beamforming.isac: the trade-off solver, the bisection settings and Fig. 4's detectors
+    (paper, city)."""
+    w = "params.yaml beamforming.isac"
+    i = section(bf, "isac", "params.yaml beamforming")
+    o = section(i, "tradeoff_solver", w)
+    opts = dataclasses.replace(SolverOptions(), max_iterations=int(number(o, "max_iterations", f"{w}.tradeoff_solver")),
+                               tolerance=number(o, "tolerance", f"{w}.tradeoff_solver"))
+    common = {"points": int(number(i, "tradeoff_points", w, minimum=2)),
+              "below_db": number(i, "tradeoff_below_db", w, positive=False, minimum=0),
+              "gamma_max_tol_db": number(i, "gamma_max_tol_db", w),
+              "csi_rel_tol": number(i, "csi_radius_rel_tol", w)}
+    det = section(i, "detection", w)
+    wd = f"{w}.detection"
+    pfa = number(det, "pfa", wd)
+    if pfa >= 1:
+        raise StinError(f"{wd}: 'pfa' must lie in (0, 1), got {pfa}", "set a false-alarm probability such as 1e-6")
+    model = det.get("target_model")
+    if model not in DETECTION_MODELS:
+        raise StinError(f"{wd}: 'target_model' must be one of {list(DETECTION_MODELS)}, got {model!r}",
+                        "write 'target_model: swerling1'")
+    radars = {}
+    for name, default_rx in (("paper", "satellite"), ("city", "bs")):
+        d = section(det, name, wd)
+        rx = d.get("receiver", default_rx)
+        if rx not in ("satellite", "bs"):
+            raise StinError(f"{wd}.{name}: 'receiver' must be 'satellite' or 'bs', got {rx!r}", "write 'receiver: bs'")
+        radars[name] = RadarSetting(receiver=rx, pfa=pfa, rcs_m2=number(d, "rcs_m2", f"{wd}.{name}"),
+                                    samples=number(d, "samples", f"{wd}.{name}"), target_model=model)
+    return opts, common, radars
+
+
+def isac_tasks(prefix: str, spec: Any, opts: SolverOptions, common: dict[str, Any], radar: RadarSetting
+               ) -> list[tuple]:
+    """The ISAC tasks of one setting (_isac_task), longest first."""
+    isac = {**common, "radar": radar}
+    return [(f"{prefix}/isac_eps_relative", spec, "isac_eps_relative", opts, isac),
+            (f"{prefix}/isac_tradeoff", spec, "isac_tradeoff", opts, isac),
+            (f"{prefix}/isac_eps_absolute", spec, "isac_eps_absolute", opts, isac)]
+
+
+def isac_json(res: dict, prefix: str, pa1: dict[str, Any]) -> dict[str, Any]:
+    """The ISAC results of one setting for beamforming.json: whether sensing binds at the default Gamma
+    (PA1's sensing report), the trade-off and Fig. 4 data, and PA2's largest feasible CSI radius under both
+    readings (``pa2_max_feasible_eps``, with the bisections' brackets)."""
+    eps = {r: res[f"{prefix}/isac_eps_{r}"][0] for r in ("relative", "absolute")}
+    sens = pa1.get("sensing") or {}
+    return {"sensing_binding": bool(sens.get("binding", False)),
+            "pa2_max_feasible_eps": {r: e.get("value") for r, e in eps.items()},
+            "pa2_max_feasible_eps_bisection": eps,
+            "isac": res[f"{prefix}/isac_tradeoff"][0]}
 
 
 class NoUsableSlot(StinError):
@@ -265,12 +360,14 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     setting, csi_errors = paper_setting(bf)
     city_p = section(bf, "city", w)
     cs = city_setting(city_p)
+    sens_rel = cs.sensing_re_bs_limit_db
     city_csi = numbers(city_p, "csi_errors", f"{w}.city", positive=False, minimum=0)
     sw = section(city_p, "sweeps", f"{w}.city")
     sw_schemes = sweep_schemes(sw, f"{w}.city.sweeps")
     sat_offsets = numbers(sw, "p_sat_offsets_db", f"{w}.city.sweeps", positive=False)
     bs_offsets = numbers(sw, "p_bs_offsets_db", f"{w}.city.sweeps", positive=False)
     layouts = antenna_layouts(sw, f"{w}.city.sweeps")
+    isac_opts, isac_common, radars = isac_settings(bf)
     workers = workers_from(bf)
     for f in (paths.channels_nc, paths.radiomaps_nc):
         if not f.is_file():
@@ -290,6 +387,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         no_city = exc
     else:
         no_city = None
+        # Gamma is fixed from here on (the antenna sweep rebuilds the problem with other panels)
+        cs = dataclasses.replace(cs, sensing_eirp_dbw=city_full.meta["sensing_eirp_dbw"], sensing_re_bs_limit_db=None)
     quick = SolverOptions.quick()
     sweep_problems: dict[str, list] = {}  # parameter -> [(value, problem, is the base point)]
     sweep_keys: dict[str, dict] = {}
@@ -319,8 +418,12 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
 
     # ---- every scheme on the paper setting (Section 5) and on the city, in parallel
     t0 = time.perf_counter()
-    tasks = scheme_tasks("paper", ("paper", seed, setting), opts, robust_opts, bench_opts, csi_errors)
+    paper_spec = ("paper", seed, setting)
+    tasks = isac_tasks("paper", paper_spec, isac_opts, isac_common, radars["paper"])[:2]
+    tasks += scheme_tasks("paper", paper_spec, opts, robust_opts, bench_opts, csi_errors)
+    tasks += isac_tasks("paper", paper_spec, isac_opts, isac_common, radars["paper"])[2:]
     if no_city is None:
+        tasks += isac_tasks("city", city, isac_opts, isac_common, radars["city"])
         tasks += scheme_tasks("city", city, opts, robust_opts, bench_opts, city_csi) + list(sweep_tasks.values())
     res = run_tasks(tasks, workers)
     city_sweeps = {par: sweep_result(res, sweep_keys[par], par, [v for v, _, _ in items], sw_schemes)
@@ -347,8 +450,13 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             "beam_spacing_deg": round(city.meta["beam_spacing_deg"], 4),
             "bs_es_map_gain_db": round(city.meta["bs_es_map_gain_db"], 2),
             "p_sat_dbw": round(10 * math.log10(city.p_sat_w), 2), "p_bs_dbw": round(10 * math.log10(city.p_bs_w), 2),
-            "sensing_eirp_dbw": cs.sensing_eirp_dbw, "schemes": city_out,
-            "sweeps": {par: sweep_json(r) for par, r in city_sweeps.items()}}
+            "sensing_eirp_dbw": round(cs.sensing_eirp_dbw, 4),
+            "bs_sensing_limit_dbw": round(city.meta["bs_sensing_limit_dbw"], 4),
+            "sensing_threshold_rule": f"Gamma = the BS-alone sensing limit {sens_rel:+g} dB (params.yaml "
+                                      "beamforming.city.sensing_re_bs_limit_db): the largest EIRP the BS puts on "
+                                      "every target at once with all of P_T and no user served",
+            **isac_json(res, "city", city_out["pa1"]),
+            "schemes": city_out, "sweeps": {par: sweep_json(r) for par, r in city_sweeps.items()}}
     else:  # documented empty result: no car of this city can be served under the ISAC constraints
         city_metrics = {"sum_rate_bps_hz": dict.fromkeys(names), "skipped": no_city.problem, "fix": no_city.fix,
                         "users": []}
@@ -360,7 +468,8 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         "pa1_iterations": pa1.trace.iterations if pa1 else None,
         "pa2_csi_error": paper_out["pa2"].get("csi_error"),
         "paper": {"seed": seed, "n_users": paper.n_users, "n_bs_antennas": paper.n_bs, "n_beams": paper.n_sat,
-                  "sensing_eirp_dbw": setting.sensing_eirp_dbw, "schemes": paper_out},
+                  "sensing_eirp_dbw": setting.sensing_eirp_dbw, **isac_json(res, "paper", paper_out["pa1"]),
+                  "schemes": paper_out},
         "city": city_metrics,
         "units": "bit/s/Hz; sum rates are the delivered min(sum of user rates, backhaul) where a backhaul is used",
     }
@@ -375,6 +484,11 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             plot_beampattern(beampattern_data(paper, pa1), fig_dir / "fig3_beampattern.png")
         if no_city is None:
             plot_city_schemes(metrics, fig_dir / "city_schemes.png")
+        isac_parts = {"paper setting": metrics["paper"]["isac"]}
+        if no_city is None:
+            isac_parts["ray-traced city"] = metrics["city"]["isac"]
+        plot_sensing_tradeoff(isac_parts, fig_dir / "sensing_tradeoff.png")
+        plot_detection_probability(isac_parts, fig_dir / "wang_fig4_detection_probability.png")
         for par, r in city_sweeps.items():
             plot_sweep(r, fig_dir / f"city_fig{5 + SWEEPS.index(par)}_sum_rate_vs_{par}.png",
                        xlabel=f"{SWEEP_LABELS[par]}, ray-traced city")
