@@ -183,9 +183,10 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     assert 20 <= len(columns) <= 40, sorted(columns)
     for entry in yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]:
         (title, spec), = entry.items()
-        for f, cols in ({spec["y"]: None} if isinstance(spec["y"], str) else spec["y"]).items():
+        for f, cols in ({spec["y"]: []} if isinstance(spec["y"], str) else spec["y"]).items():
+            cols = [cols] if isinstance(cols, str) else cols
             header = (repo_copy / f.replace("${city}", "helsinki")).read_text().splitlines()[0].split(",")
-            assert spec["x"] in header and set(cols or []) <= set(header), (title, header)
+            assert spec["x"] in header and set(cols) <= set(header), (title, header)
     plots = _dvc(repo_copy, "plots", "show", "--json")
     assert plots.returncode == 0, plots.stderr[-2000:]
 
