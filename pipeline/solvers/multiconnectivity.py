@@ -46,11 +46,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from pipeline.solvers._params import dataclass_from_mapping
 from pipeline.solvers.stochastic_geometry import (
     EARTH_RADIUS_M, M2_PER_KM2, Nakagami, Network, Tier, coverage_given_tau, piecewise_nodes, poisson_mixture_probs,
     simulate)
@@ -114,11 +115,7 @@ class CaseStudyParams:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> CaseStudyParams:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown case-study parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**dict(values))
+        return dataclass_from_mapping(cls, values, "case-study parameter")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

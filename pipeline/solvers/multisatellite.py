@@ -41,12 +41,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from pipeline.solvers.stochastic_geometry import EARTH_RADIUS_M, M2_PER_KM2, Nakagami, Network, Tier, coverage_given_tau
+from pipeline.solvers._params import dataclass_from_mapping
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,7 @@ class MultiSatParams:
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> MultiSatParams:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown multi-satellite parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**dict(values))
+        return dataclass_from_mapping(cls, values, "multi-satellite parameter")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -12,6 +12,7 @@ import numpy as np
 from pipeline.solvers.stochastic_geometry.constants import EARTH_RADIUS_M, M2_PER_KM2
 from pipeline.solvers.stochastic_geometry.fading import SR_PRESETS, Fading, Nakagami, ShadowedRician, _positive
 from pipeline.solvers.stochastic_geometry.quadrature import _gauss_legendre01, _y_minus_log1p
+from pipeline.solvers._params import dataclass_from_mapping
 
 
 # ================================================================== one tier
@@ -265,11 +266,7 @@ class StinParams:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> StinParams:
         """Build from a params.yaml group; unknown keys raise ValueError naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown coverage parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**dict(values))
+        return dataclass_from_mapping(cls, values, "coverage parameter")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
