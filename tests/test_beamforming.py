@@ -17,7 +17,6 @@ from pipeline.solvers.beamforming import (
     PaperSetting,
     RadarSetting,
     SolverOptions,
-    _max_quad_ball,
     bs_sensing_limit_w,
     detection_probability,
     echo_snr_per_w,
@@ -37,6 +36,7 @@ from pipeline.solvers.beamforming import (
     upa_steering,
     with_sensing_dbw,
 )
+from pipeline.solvers.beamforming.evaluate import _max_quad_ball
 
 Q = SolverOptions.quick()
 QB = dataclasses.replace(Q, max_iterations=4)  # benchmarks: fewer CCP steps keep the file under a minute
@@ -200,7 +200,7 @@ def test_infeasible_sensing_names_it():
 def test_robust_design_with_a_single_user(paper, pa1):
     """One admitted user (a small city's sector): no other user's beam interferes, and the robust
     design (both bounds) solves and stays below the single user's perfect-CSI design."""
-    from pipeline.solvers.beamforming_city import subset_users
+    from pipeline.solvers.beamforming.city import subset_users
 
     one = subset_users(paper, [0])
     perfect = solve_pa1(one, Q)
@@ -353,3 +353,22 @@ def test_bs_sensing_limit_against_its_dual():
     grams = [np.outer(r.conj(), r) for r in rows]
     dual = min(np.linalg.eigvalsh(mu * grams[0] + (1 - mu) * grams[1])[-1] for mu in np.linspace(0, 1, 20001))
     assert bs_sensing_limit_w(two) == pytest.approx(2.0 * dual, rel=1e-5)
+
+
+def test_library_sweep_is_the_one_runner_serial_and_parallel_alike():
+    """sweep() runs the tasks the DVC stages run (run_tasks): two spawned worker processes give the numbers one
+    gives, and each point is that point's problem solved directly (values and schemes not mixed up)."""
+    from pipeline.solvers.beamforming import SWEEPS, setting_for, sweep
+
+    values = [-6.0, 0.0]  # IBS cannot meet the backhaul at -6 dBW: nan and the reason
+    one = sweep("p_bs_dbw", values, schemes=("ibs",), quick=True)
+    two = sweep("p_bs_dbw", values, schemes=("ibs",), quick=True, workers=2)
+    np.testing.assert_array_equal(one.sum_rate["ibs"], two.sum_rate["ibs"])
+    assert one.status == two.status and one.values == values
+    assert math.isnan(one.sum_rate["ibs"][0]) and "infeasible" in one.status["ibs"][0].lower()
+    direct = solve_ibs(paper_problem(0, setting_for(PaperSetting(), "p_bs_dbw", 0.0)), SolverOptions.quick())
+    assert one.sum_rate["ibs"][1] == round(float(direct.sum_rate), 6)
+    assert one.status["ibs"][1] == "; ".join(direct.report.violations)  # IBS does not guarantee QoS (waived)
+    with pytest.raises(ValueError, match="parameter must be one of"):
+        sweep("bandwidth_hz", [1.0])
+    assert "p_bs_dbw" in SWEEPS

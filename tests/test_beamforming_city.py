@@ -20,7 +20,7 @@ from pipeline.radio.tracing import BsConfig
 from pipeline.radio.receiver import ReceiverModel
 from pipeline.solvers.beamforming import (
     SolverOptions, bs_sensing_limit_w, evaluate, is_feasible, sensing_report, solve_pa1)
-from pipeline.solvers.beamforming_city import (
+from pipeline.solvers.beamforming.city import (
     CitySetting, admit_users, city_problem, panel_steering, subset_users)
 
 FREQ = 3.5e9

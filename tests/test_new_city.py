@@ -321,7 +321,7 @@ def test_city_beamforming_moves_to_the_first_usable_slot_or_reports_none(monkeyp
     import xarray as xr
 
     from pipeline.errors import StinError
-    from pipeline.solvers.beamforming_city import CitySetting
+    from pipeline.solvers.beamforming.city import CitySetting
     from pipeline.stages import beamforming as stage
 
     ch = xr.Dataset(coords={"time": np.arange(4)})

@@ -3,7 +3,7 @@
 Runs Algorithm 1 (PA1), Algorithm 2 (PA2) and the DAS / TDMA / IBS benchmarks on the paper's
 synthetic setting (Section 5) and on the ray-traced city (one BS sector, its users, the
 serving satellite's 7-beam cluster and an Earth station at the beam target, see
-:mod:`pipeline.solvers.beamforming_city`). Every reported design is re-scored by the
+:mod:`pipeline.solvers.beamforming.city`). Every reported design is re-scored by the
 independent vector-domain evaluator. For both settings it also reports whether the sensing
 constraint binds at the default threshold, the sum rate vs sensing threshold trade-off up to
 infeasibility with Fig. 4's detection probability (reconstructed detector), and PA2's largest
@@ -36,11 +36,10 @@ from pipeline.io.paths import CityPaths
 from pipeline.radio.cinr import LinkParams
 from pipeline.radio.tracing import BsConfig
 from pipeline.solvers.beamforming import (
-    DETECTION_MODELS, SCHEMES, SWEEPS, BeamformingInfeasible, BeamformingProblem, Design, PaperSetting, RadarSetting,
-    SolverOptions, SweepResult, beampattern_data, detection_data, is_feasible, max_feasible_csi_error,
-    max_feasible_sensing_dbw, paper_problem, plot_beampattern, plot_convergence, plot_detection_probability,
-    plot_sensing_tradeoff, plot_sweep, sensing_report, sensing_tradeoff, tradeoff_gammas_dbw)
-from pipeline.solvers.beamforming_city import CitySetting, admit_users, city_problem, subset_users
+    DETECTION_MODELS, SCHEMES, SWEEPS, PaperSetting, RadarSetting, SolverOptions, SweepResult, beampattern_data,
+    is_feasible, paper_problem, plot_beampattern, plot_convergence, plot_detection_probability, plot_sensing_tradeoff,
+    plot_sweep, run_tasks, sweep_result)
+from pipeline.solvers.beamforming.city import CitySetting, admit_users, city_problem, subset_users
 from pipeline.stages._common import note_timing, run_stage
 from pipeline.stages.heatmaps import beam_target_xyz
 
@@ -56,113 +55,6 @@ def solver_options(bf: dict[str, Any], key: str) -> SolverOptions:
                                tolerance=number(o, "tolerance", w))
 
 
-def design_summary(d: Design, waived: list[str]) -> dict[str, Any]:
-    """What the evaluator says of one design; ``constraints_ok`` ignores only the ``waived`` checks."""
-    r = d.report
-    failed = [k for k, ok in r.checks.items() if not ok]
-    return {"sum_rate_bps_hz": round(float(d.sum_rate), 6), "backhaul_rate_bps_hz": round(float(r.backhaul_rate), 6),
-            "user_rates_bps_hz": [round(float(x), 6) for x in r.rates],
-            "constraints_ok": all(k in waived for k in failed), "failed_checks": failed, "waived": waived,
-            "violations": r.violations, "extraction": d.extraction, "iterations": d.trace.iterations,
-            "seconds_per_iteration": round(float(np.mean(d.trace.iteration_s)), 4) if d.trace.iteration_s else None,
-            "seconds_total": round(float(d.trace.total_s), 3), "stopped": d.trace.stopped,
-            "objective_per_iteration": [round(float(x), 6) for x in d.trace.objective],
-            "sat_power_w": round(float(r.sat_power_w), 6), "bs_power_w": round(float(r.bs_power_w), 6),
-            "beampattern_dbw": [round(10 * math.log10(max(float(x), 1e-30)), 3) for x in r.beampattern_w],
-            "notes": list(d.notes)}
-
-
-def waived_checks(d: Design) -> list[str]:
-    """Checks a scheme's definition drops: a benchmark that had to drop the QoS (noted by the
-    solver), and IBS, whose independent designs do not guarantee QoS or backhaul (solve_ibs)."""
-    out = ["qos (17b)"] if any("QoS (17b) infeasible" in n for n in d.notes) else []
-    if d.scheme == "ibs":
-        out = ["qos (17b)", "backhaul (17c)"]
-    return out
-
-
-def _scheme_task(task: tuple) -> tuple[str, dict[str, Any], Design | None]:
-    """Worker: (key, problem or ("paper", seed, setting), scheme, options, csi_errors) -> summary.
-
-    PA2 tries the CSI error radii in order and keeps the first that gives a design the robust
-    evaluator passes; the others are reported with their binding constraints."""
-    key, spec, scheme, opts, csi_errors = task
-    warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-    warnings.filterwarnings("ignore", category=UserWarning)
-    p = paper_problem(spec[1], spec[2]) if isinstance(spec, tuple) else spec
-    if scheme.startswith("isac_"):
-        return key, _isac_task(p, scheme, opts, csi_errors), None
-    if scheme != "pa2":
-        try:
-            d = SCHEMES[scheme](p, opts)
-        except BeamformingInfeasible as exc:
-            return key, {"infeasible": str(exc), "binding": exc.families, "sum_rate_bps_hz": None}, None
-        out = design_summary(d, waived_checks(d))
-        if scheme == "pa1":
-            out["sensing"] = sensing_report(p, d)
-        return key, out, d
-    attempts = []
-    for eps in csi_errors:
-        try:
-            d = SCHEMES["pa2"](p.with_csi_error(eps), opts)
-        except BeamformingInfeasible as exc:
-            attempts.append({"csi_error": eps, "infeasible": str(exc), "binding": exc.families})
-            continue
-        if not d.report.feasible:  # lifted problem feasible, but no rank-one design passed the evaluator
-            attempts.append({"csi_error": eps, "infeasible": "no rank-one design met the worst case",
-                             "binding": [k for k, ok in d.report.checks.items() if not ok]})
-            continue
-        return key, {**design_summary(d, []), "csi_error": eps, "csi_reading": p.err_reading,
-                     "sensing": sensing_report(p, d), "attempts": attempts}, d
-    return key, {"sum_rate_bps_hz": None, "infeasible": "at every csi_error", "attempts": attempts}, None
-
-
-def _isac_task(p: BeamformingProblem, kind: str, opts: SolverOptions, isac: dict[str, Any]) -> dict[str, Any]:
-    """Worker for the ISAC analyses of one setting (docs/models/beamforming.md "ISAC"):
-
-    - "isac_tradeoff": the largest feasible common Gamma (bisection on PA1's phase 1), the sum rate vs
-      Gamma curve up to it and one infeasible point (PA1, continuation), and Fig. 4's detection data;
-    - "isac_eps_relative" / "isac_eps_absolute": the largest CSI radius at which PA2's phase 1 is
-      feasible under that reading (bisection). Wall times go to timings.json (move_timings)."""
-    t0 = time.perf_counter()
-    if kind == "isac_tradeoff":
-        gamma_dbw = 10 * math.log10(float(p.gamma_w.max()))
-        gmax = max_feasible_sensing_dbw(p, tol_db=isac["gamma_max_tol_db"], lo_dbw=gamma_dbw)
-        if gmax["value"] is None:  # the default Gamma is infeasible itself: search below it
-            gmax = max_feasible_sensing_dbw(p, tol_db=isac["gamma_max_tol_db"])
-        gammas = tradeoff_gammas_dbw(gamma_dbw, gmax, below_db=isac["below_db"], points=isac["points"])
-        rows, _ = sensing_tradeoff(p, gammas, opts)
-        top = max([r["gamma_dbw"] for r in rows if r.get("sum_rate_bps_hz") is not None] or [gammas[0]])
-        det = detection_data(p, isac["radar"], rows, gamma_grid_dbw=np.linspace(gammas[0], top, 61).round(3).tolist())
-        return {"gamma_dbw": round(gamma_dbw, 4), "gamma_max": {k: (round(v, 4) if isinstance(v, float) else v)
-                                                                for k, v in gmax.items()},
-                "tradeoff": rows, "detection": det, "seconds_total": round(time.perf_counter() - t0, 3),
-                "method": "PA1 at each Gamma from the highest down, each warm-started from the design at the next "
-                          "higher Gamma (continuation); the last Gamma lies 0.5 dB past the bisection's first "
-                          "infeasible one"}
-    reading = kind.removeprefix("isac_eps_")
-    out = max_feasible_csi_error(p, reading, rel_tol=isac["csi_rel_tol"])
-    return {**{k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()},
-            "seconds_total": round(time.perf_counter() - t0, 3)}
-
-
-def run_tasks(tasks: list[tuple], workers: int) -> dict[str, tuple[dict[str, Any], Design | None]]:
-    """Run scheme tasks on ``workers`` processes (fork), longest first; results by task key."""
-    out: dict[str, tuple[dict[str, Any], Design | None]] = {}
-    if workers <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            key, summary, d = _scheme_task(t)
-            out[key] = (summary, d)
-        return out
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
-        for key, summary, d in ex.map(_scheme_task, tasks):
-            out[key] = (summary, d)
-    return out
-
-
 def scheme_tasks(prefix: str, spec: Any, opts: SolverOptions, robust_opts: SolverOptions, bench_opts: SolverOptions,
                  csi_errors: list[float]) -> list[tuple]:
     """PA2 and PA1 first (the longest), then the benchmarks."""
@@ -174,22 +66,6 @@ def scheme_tasks(prefix: str, spec: Any, opts: SolverOptions, robust_opts: Solve
 def workers_from(bf: dict[str, Any]) -> int:
     n = int(number(bf, "workers", "params.yaml beamforming"))
     return max(1, min(n, os.cpu_count() or 1))
-
-
-def sweep_result(res: dict, keys: dict, parameter: str, values: list, schemes: list[str]) -> SweepResult:
-    """Gather sweep points (``keys[(value, scheme)]`` -> task key) into a SweepResult."""
-    out = SweepResult(parameter, list(values), {s: [] for s in schemes}, {s: [] for s in schemes},
-                      {s: [] for s in schemes}, {s: [] for s in schemes})
-    for v in values:
-        for sch in schemes:
-            summary, _ = res[keys[(v, sch)]]
-            ok = summary.get("sum_rate_bps_hz") is not None
-            out.sum_rate[sch].append(summary["sum_rate_bps_hz"] if ok else float("nan"))
-            out.backhaul[sch].append(summary.get("backhaul_rate_bps_hz", float("nan")) if ok else float("nan"))
-            out.status[sch].append(("ok" if not summary.get("failed_checks") else "; ".join(summary["violations"]))
-                                   if ok else summary.get("infeasible", "infeasible"))
-            out.runtime_s[sch].append(summary.get("seconds_total"))
-    return out
 
 
 TIMING_KEYS = ("seconds_per_iteration", "seconds_total")
@@ -303,7 +179,7 @@ def isac_settings(bf: dict[str, Any]) -> tuple[SolverOptions, dict[str, Any], di
 
 def isac_tasks(prefix: str, spec: Any, opts: SolverOptions, common: dict[str, Any], radar: RadarSetting
                ) -> list[tuple]:
-    """The ISAC tasks of one setting (_isac_task), longest first."""
+    """The ISAC tasks of one setting (pipeline.solvers.beamforming.isac_analysis), longest first."""
     isac = {**common, "radar": radar}
     return [(f"{prefix}/isac_eps_relative", spec, "isac_eps_relative", opts, isac),
             (f"{prefix}/isac_tradeoff", spec, "isac_tradeoff", opts, isac),

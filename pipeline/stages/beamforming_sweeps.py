@@ -16,10 +16,10 @@ from typing import Any
 from pipeline.config import number, numbers, section
 from pipeline.io.atomic import atomic_dir, write_json
 from pipeline.io.paths import CityPaths
-from pipeline.solvers.beamforming import SWEEPS, SolverOptions, plot_sweep, setting_for
+from pipeline.solvers.beamforming import SWEEPS, SolverOptions, paper_sweep_tasks, plot_sweep, run_tasks, sweep_result
 from pipeline.stages._common import note_timing, run_stage
 from pipeline.stages.beamforming import (
-    SWEEP_LABELS, antenna_layouts, paper_setting, run_tasks, sweep_json, sweep_result, sweep_schemes, workers_from)
+    SWEEP_LABELS, antenna_layouts, paper_setting, sweep_json, sweep_schemes, workers_from)
 
 
 def build(params: dict[str, Any], paths: CityPaths) -> None:
@@ -43,14 +43,11 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     quick = SolverOptions.quick()
     keys: dict[str, dict] = {}
     tasks: dict[str, tuple] = {}
-    for par, vals in values.items():
-        keys[par] = {}
-        for val in vals:
-            s = setting_for(setting, par, val)
-            for sch in schemes:
-                key = f"{s!r}/{sch}"  # the same setting in two sweeps is solved once
-                keys[par][(val, sch)] = key
-                tasks.setdefault(key, (key, ("paper", seed, s), sch, quick, csi_errors))
+    for par, vals in values.items():  # the same setting in two sweeps is solved once
+        keys[par], par_tasks = paper_sweep_tasks(par, vals, setting=setting, seed=seed, schemes=schemes, opts=quick,
+                                                 csi_errors=csi_errors)
+        for key, task in par_tasks.items():
+            tasks.setdefault(key, task)
     t0 = time.perf_counter()
     res = run_tasks(list(tasks.values()), workers)
     seconds = time.perf_counter() - t0

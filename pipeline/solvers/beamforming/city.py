@@ -49,9 +49,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from pipeline.io.channels import path_coefficients
 from pipeline.errors import StinError
-from pipeline.io.channels import link_gains
+from pipeline.io.channels import link_gains, path_coefficients
 from pipeline.radio.antennas import bessel_3db_beamwidth_deg, bessel_gain_db, f1336_sectoral_gain_db
 from pipeline.radio.cinr import LinkParams, map_center_xyz, satellite_budget_db
 from pipeline.radio.link import free_space_path_gain
