@@ -43,19 +43,38 @@ def _plt() -> Any:
     return plt
 
 
+def _save(fig: Any, path: Any) -> None:
+    """Every figure of this module: tight layout, 150 dpi, closed."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def _labels(ax: Any, xlabel: str, ylabel: str) -> None:
+    """Axis labels, light grid and the legend of a one-axis line plot."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _twin_legend(owner: Any, ax: Any, ax2: Any, loc: str) -> None:
+    """One legend on ``owner`` for the lines of an axis and its twin."""
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    owner.legend(h1 + h2, l1 + l2, fontsize=7, loc=loc)
+
+
 def plot_convergence(traces: dict, path: Any) -> None:
     """Fig. 2: lifted sum rate vs iteration, one line per label (e.g. 'PA1, Ps = 30 dBW')."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for label, tr in traces.items():
         ax.plot(range(len(tr.objective)), tr.objective, marker="o", ms=3, label=label)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("sum rate [bit/s/Hz]")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    _labels(ax, "iteration", "sum rate [bit/s/Hz]")
+    _save(fig, path)
 
 
 def plot_beampattern(data: dict, path: Any) -> None:
@@ -81,9 +100,7 @@ def plot_beampattern(data: dict, path: Any) -> None:
     a2.set_ylabel("BS EIRP [dBW]")
     a2.legend(fontsize=7)
     a2.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_sweep(res: SweepResult, path: Any, *, xlabel: str | None = None) -> None:
@@ -93,13 +110,8 @@ def plot_sweep(res: SweepResult, path: Any, *, xlabel: str | None = None) -> Non
     x = [v if not isinstance(v, (tuple, list)) else v[0] * v[1] for v in res.values]
     for sch, ys in res.sum_rate.items():
         ax.plot(x, ys, marker="o", ms=4, label=sch.upper())
-    ax.set_xlabel(xlabel or res.parameter)
-    ax.set_ylabel("sum rate [bit/s/Hz]")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    _labels(ax, xlabel or res.parameter, "sum rate [bit/s/Hz]")
+    _save(fig, path)
 
 
 def plot_sensing_tradeoff(parts: dict, path: Any) -> None:
@@ -128,12 +140,8 @@ def plot_sensing_tradeoff(parts: dict, path: Any) -> None:
         ax2.plot(g, [max(r["sensing"].get("dual_bps_hz_per_db", [0.0]) or [0.0]) for r in pts], ":", color="C3",
                  marker="x", ms=4, label="shadow price of (17d)")
         ax2.set_ylabel("shadow price of (17d) [bit/s/Hz per dB]", color="C3", fontsize=8)
-        h1, l1 = ax.get_legend_handles_labels()
-        h2, l2 = ax2.get_legend_handles_labels()
-        ax2.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+        _twin_legend(ax2, ax, ax2, "lower left")
+    _save(fig, path)
 
 
 def plot_detection_probability(parts: dict, path: Any) -> None:
@@ -155,9 +163,5 @@ def plot_detection_probability(parts: dict, path: Any) -> None:
         ax2 = ax.twinx()
         ax2.plot(det["gamma_dbw"], det["sum_rate_bps_hz"], "s--", color="C0", ms=3, lw=1, label="PA1 sum rate")
         ax2.set_ylabel("sum rate [bit/s/Hz]", color="C0", fontsize=8)
-        h1, l1 = ax.get_legend_handles_labels()
-        h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="center left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+        _twin_legend(ax, ax, ax2, "center left")
+    _save(fig, path)
