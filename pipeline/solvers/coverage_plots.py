@@ -32,6 +32,16 @@ def _save(fig: Figure, path: str | os.PathLike, dpi: int) -> Path:
     return path
 
 
+def _axes(ax: Any, xlabel: str, ylabel: str, *, probability: bool = False, legend_fontsize: int = 8) -> None:
+    """Labels, light grid and legend of a panel; a probability axis runs 0..1.02."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if probability:
+        ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_fontsize)
+
+
 def plot_stin_fig3(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
     """Park et al. Fig. 3: analytic (lines) vs Monte Carlo (markers) rate coverage, one colour per lambda_S."""
     fig, (ax,) = _figure()
@@ -40,11 +50,7 @@ def plot_stin_fig3(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150
         line, = ax.semilogx(rate, data["analytic"][i], label=f"Theorem 1, $\\lambda_S$={lam:g}/km$^2$")
         ax.semilogx(rate[::3], np.asarray(data["monte_carlo"][i])[::3], "o", mfc="none", color=line.get_color())
     ax.plot([], [], "ko", mfc="none", label="Monte Carlo")
-    ax.set_xlabel("rate threshold $R_{th}$ [Mbit/s]")
-    ax.set_ylabel("rate coverage probability")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _axes(ax, "rate threshold $R_{th}$ [Mbit/s]", "rate coverage probability", probability=True)
     return _save(fig, path, dpi)
 
 
@@ -60,11 +66,7 @@ def plot_stin_fig4(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150
             style = {"color": "k", "ls": "--"} if lam == 0 else {}
             ax.semilogx(rate, cov, label="TN only" if lam == 0 else f"STIN $\\lambda_S$={lam:g}", **style)
         ax.set_title(f"{name}, $\\lambda_T$={data['tbs_density_per_km2']:g}/km$^2$")
-        ax.set_xlabel("rate threshold [Mbit/s]")
-        ax.set_ylabel("rate coverage probability")
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _axes(ax, "rate threshold [Mbit/s]", "rate coverage probability", probability=True, legend_fontsize=7)
     ax = axes[-1]
     pos = [i for i, lam in enumerate(lams) if lam > 0]
     for name in presets:
@@ -72,10 +74,7 @@ def plot_stin_fig4(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150
         ax.semilogx([lams[i] for i in pos], med[pos], "o-", label=name)
         if len(pos) < len(lams):
             ax.axhline(med[lams.index(0.0)], color="k", ls="--", lw=0.8)
-    ax.set_xlabel("satellite density $\\lambda_S$ [1/km$^2$]")
-    ax.set_ylabel("median rate [Mbit/s]")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _axes(ax, "satellite density $\\lambda_S$ [1/km$^2$]", "median rate [Mbit/s]")
     return _save(fig, path, dpi)
 
 
@@ -106,11 +105,7 @@ def plot_mc_fig6(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) 
         line, = ax.plot(thr, data["monte_carlo"][key], "o", ms=3, label=f"{label} (sim.)")
         if data.get("analytic") and key in data["analytic"]:
             ax.plot(thr, data["analytic"][key], "-", color=line.get_color(), lw=1, label=f"{label} (analysis)")
-    ax.set_xlabel("SINR threshold [dB]")
-    ax.set_ylabel("coverage probability")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _axes(ax, "SINR threshold [dB]", "coverage probability", probability=True)
     return _save(fig, path, dpi)
 
 
@@ -125,10 +120,7 @@ def plot_mc_gain(fig6: dict[str, Any], sensitivity: dict[str, Any], path: str | 
     pk = fig6["gain_monte_carlo"]
     ax.axvline(pk["peak_threshold_db"], color="k", ls=":", lw=0.8)
     ax.set_title(f"MC - max(SC), §V parameters: peak {pk['peak_gain']:.3f} at {pk['peak_threshold_db']:g} dB", fontsize=9)
-    ax.set_xlabel("SINR threshold [dB]")
-    ax.set_ylabel("coverage gain of MC over the best SC link")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _axes(ax, "SINR threshold [dB]", "coverage gain of MC over the best SC link")
     for name, v in sensitivity["variants"].items():
         ax2.plot(sensitivity["sinr_db"], v["gain"], label=f"{name} (peak {v['peak_threshold_db']:g} dB)")
     ax2.set_xlabel("SINR threshold [dB]")
@@ -150,11 +142,7 @@ def plot_ms_fig3(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) 
         ax.plot(thr, data["single"][m], ":", color=line.get_color(), lw=1, label=f"single satellite, m={m:g}")
     k = data["params"]["cluster_size"]
     ax.set_title(f"multi-satellite cluster of {k} (Monte Carlo)", fontsize=9)
-    ax.set_xlabel("SINR threshold [dB]")
-    ax.set_ylabel("coverage probability")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _axes(ax, "SINR threshold [dB]", "coverage probability", probability=True, legend_fontsize=7)
     return _save(fig, path, dpi)
 
 
@@ -189,11 +177,7 @@ def plot_load_validation(data: dict[str, Any], path: str | os.PathLike, dpi: int
         ax.plot([], [], "k--", label="mean load (55)")
         ax.plot([], [], "ko", mfc="none", label="users dropped and counted (MC)")
         ax.set_title("STIN, whole sphere" if part == "stin" else "terrestrial only, dense region", fontsize=9)
-        ax.set_xlabel("rate threshold [Mbit/s]")
-        ax.set_ylabel("rate coverage P[R > r]")
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _axes(ax, "rate threshold [Mbit/s]", "rate coverage P[R > r]", probability=True, legend_fontsize=7)
     return _save(fig, path, dpi)
 
 
@@ -218,8 +202,5 @@ def plot_city_calibration(thr: np.ndarray, empirical: dict[str, np.ndarray], mod
         ax.plot(thr, np.asarray(models[last][scheme]) - empirical[scheme], label=titles[scheme])
     ax.axhspan(-0.05, 0.05, color="tab:green", alpha=0.12, label="|error| <= 0.05")
     ax.set_title(f"{last}: model - maps", fontsize=9)
-    ax.set_xlabel("SINR threshold [dB]")
-    ax.set_ylabel("coverage error")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _axes(ax, "SINR threshold [dB]", "coverage error", legend_fontsize=7)
     return _save(fig, path, dpi)

@@ -55,6 +55,15 @@ def _void_total(net: Network, k: int, r: np.ndarray) -> np.ndarray:
     return v
 
 
+def _serving_distance_weights(net: Network, k: int, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes r of the tier-k serving distance and their weights lambda_k(r) exp(-sum_j void_j) dr:
+    the density of "the serving station is of tier k at distance r" (Lemma 3), summing to P[k* = k]."""
+    tk = net.tiers[k]
+    bps, _ = _outer_breakpoints(net, k)
+    r, wr = piecewise_nodes(tk.x_lo, bps, n_nodes)
+    return r, tk.intensity(r) * np.exp(-_void_total(net, k, r)) * wr
+
+
 def _joint_coverage(net: Network, tau: np.ndarray, n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
     """P[k* = k, SINR_k > tau[k, i]] (K, T) and P[k* = k] (K,) with fixed node counts."""
     n_t = tau.shape[1]
@@ -63,9 +72,7 @@ def _joint_coverage(net: Network, tau: np.ndarray, n_out: int, n_in: int) -> tup
     for k, tk in enumerate(net.tiers):
         if tk.density_per_km2 == 0:
             continue
-        bps, _ = _outer_breakpoints(net, k)
-        r, wr = piecewise_nodes(tk.x_lo, bps, n_out)
-        dens = tk.intensity(r) * np.exp(-_void_total(net, k, r)) * wr  # (R,)
+        r, dens = _serving_distance_weights(net, k, n_out)
         assoc[k] = dens.sum()
         rate, g = tk.serving.erlang_series()
         n_max = len(g) - 1
@@ -143,9 +150,7 @@ def association_probabilities(net: NetLike, n_nodes: int = 64) -> np.ndarray:
     for k, tk in enumerate(net.tiers):
         if tk.density_per_km2 == 0:
             continue
-        bps, _ = _outer_breakpoints(net, k)
-        r, wr = piecewise_nodes(tk.x_lo, bps, n_nodes)
-        out[k] = float((tk.intensity(r) * np.exp(-_void_total(net, k, r)) * wr).sum())
+        out[k] = float(_serving_distance_weights(net, k, n_nodes)[1].sum())
     return out
 
 
