@@ -29,13 +29,18 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/dvc repro
 
+# Tests run on PYTEST_WORKERS processes (pytest-xdist; the CI machine has 2 cores; 0: in this process), the
+# slow ones first and idle workers stealing queued tests (tests/conftest.py orders them).
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
+
 # pytest exits 5 when it collected no test: that must fail, not pass silently.
 test: setup chromium
-	@$(BIN)/python -m pytest; rc=$$?; \
+	@$(PYTEST); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: setup chromium
-	$(BIN)/python -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 clean-data:
 	rm -rf data results

@@ -69,6 +69,13 @@ def pytest_configure(config):
     os.environ[RT_VARIANT_ENV] = "cuda_ad_mono_polarized" if config.getoption("--gpu") else "llvm_ad_mono_polarized"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Longest first (stable otherwise): the whole-pipeline runs, then the other slow tests, then the rest. On
+    two workers (`make test`, work stealing from the back of the queue) the long runs start at once and the
+    short tests fill the other worker, instead of a pipeline run starting last."""
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, item.path.name != "test_pipeline.py"))
+
+
 @pytest.fixture(scope="session")
 def helsinki(tmp_path_factory):
     """buildings + scene of the embedded default, run once per test session."""

@@ -150,11 +150,18 @@ def window_solution(window: WindowProblem, weight: float, online_horizon: int | 
     return solve_window_online(window, weight, online_horizon, limit)
 
 
-def handover_study(ds, ls: dict[str, Any], orbits: dict[str, Any], compute: ComputeConfig) -> dict[str, Any]:  # noqa: ANN001
-    """Handover-aware selection over the window (pipeline.solvers.handover) under full-power interference:
-    per-slot optimal vs the exact time-coupled MILP, the SCA-style window method and the online
-    receding-horizon solution at the default weight, and the exact and online fronts over
-    ``handover.pareto_weights``."""
+def sca_convergence(p: SlotProblem, ls: dict[str, Any]) -> dict[str, Any]:
+    """The SCA's objective per iteration on one slot (a cluster task): Fig. 4-style convergence."""
+    _, _, tr = solve_sca(p, **sca_options(ls))
+    return {"objective": tr.objective, "start": tr.start}
+
+
+def handover_tasks(ds, ls: dict[str, Any], orbits: dict[str, Any]) -> tuple[dict[str, Any], list]:  # noqa: ANN001
+    """The handover-aware study's setting and its window solutions as cluster calls (pipeline.solvers.handover,
+    full-power interference): per-slot optimal, the exact time-coupled MILP, the online receding-horizon and
+    the SCA-style window method at the default weight, and the exact and online fronts over
+    ``handover.pareto_weights``. A (weight, method) pair asked twice (the default weight on the front) is one
+    call. Raises InfeasibleError when no window association exists."""
     w = "params.yaml link_selection.handover"
     ho = ls.get("handover") or {}
     weight = number(ho, "weight_bps_hz", w, positive=False, minimum=0)
@@ -163,15 +170,25 @@ def handover_study(ds, ls: dict[str, Any], orbits: dict[str, Any], compute: Comp
     full = {**ls, "interference": "full_power"}
     slots = [slot_problem(ds, t, full, keep_all=True)[0] for t in range(ds.sizes["time"])]
     window = WindowProblem(slots, ds["sat_index"].values.astype(int), number(orbits, "slot_duration_s", "params.yaml orbits"))
+    weights = [float(v) for v in ho.get("pareto_weights", [])]
+    jobs = [(0.0, None), (weight, None), (weight, horizon), (weight, 0)] + [(v, h) for v in weights for h in (None, horizon)]
+    unique = list(dict.fromkeys(jobs))
+    setting = {"window": window, "weight": weight, "horizon": horizon, "weights": weights, "jobs": jobs,
+               "unique": unique}
+    return setting, [(window_solution, (window, v, h, limit)) for v, h in unique]
+
+
+def handover_summary(setting: dict[str, Any], results: list) -> dict[str, Any]:
+    """The handover study's results from :func:`handover_tasks`' calls (in their order)."""
+    window, weight, horizon, weights = setting["window"], setting["weight"], setting["horizon"], setting["weights"]
+    by_job = dict(zip(setting["unique"], results))
+    solved = [by_job[j] for j in setting["jobs"]]
 
     def summary(assoc) -> dict[str, float]:  # noqa: ANN001
         ev = evaluate_window(window, assoc, weight)
         return {"sum_rate": round(ev.sum_rate, 4), "handovers": ev.handovers,
                 "handovers_per_ue_per_min": round(ev.handovers_per_ue_per_min, 4), "objective": round(ev.objective, 4)}
 
-    weights = [float(v) for v in ho.get("pareto_weights", [])]
-    jobs = [(0.0, None), (weight, None), (weight, horizon), (weight, 0)] + [(v, h) for v in weights for h in (None, horizon)]
-    solved = run_calls([(window_solution, (window, v, h, limit)) for v, h in jobs], compute, "handover-aware selection")
     per_slot, exact, online, sca = solved[:4]
     out: dict[str, Any] = {"interference_model": "full_power",  # the time-coupled problem is a MILP there
                            "weight_bps_hz_per_handover": weight, "online_horizon_slots": horizon,
@@ -246,13 +263,33 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             continue
         problems.append(problem)
         solved_slots.append(t)
-    # slots are independent (the paper's problem (12) decouples over slots): one task each on the cluster
-    for t, results in zip(solved_slots, run_calls([(solve_all, (p, ls)) for p in problems], compute, "link selection")):
-        failures += [{"slot": t, "algorithm": a, "reason": r["failed"]} for a, r in results.items() if "failed" in r]
-        per_slot.append(results)
-    if not per_slot:
+    if not problems:
         raise StinError("every slot is infeasible for link selection",
                         "raise link_selection.cap_bs / cap_sat or lower the other users")
+    sweep_slots = solved_slots[:int(number(ls, "sweep_slots", "params.yaml link_selection"))]
+    bs_values = [float(v) for v in ls["bs_power_dbm_sweep"]]
+    sat_values = [float(v) for v in ls["sat_power_dbw_sweep"]]
+    points = [(kind, v) for kind, values in (("bs", bs_values), ("sat", sat_values)) for v in values]
+    conv_values = sat_values[:: max(1, len(sat_values) // 3)]
+    # every task of the stage on one cluster: the slots (the paper's problem (12) decouples over slots), the
+    # power-sweep points, the SCA convergence runs and the handover-aware window solutions
+    calls = [(solve_all, (p, ls)) for p in problems]
+    for kind, v in points:
+        kw = {"p_bs_w": 10 ** ((v - 30) / 10)} if kind == "bs" else {"p_sat_w": 10 ** (v / 10)}
+        calls += [(sweep_point, (slot_problem(ds, t, ls, **kw)[0], ls)) for t in sweep_slots]
+    calls += [(sca_convergence, (slot_problem(ds, solved_slots[0], ls, p_sat_w=10 ** (v / 10))[0], ls))
+              for v in conv_values]
+    try:
+        ho_setting, ho_calls = handover_tasks(ds, ls, section(params, "orbits"))
+    except InfeasibleError as exc:  # a slot with fewer free places than cars: no window association exists
+        ho_setting, ho_calls = {"skipped": str(exc)}, []
+    t0 = time.perf_counter()
+    results = iter(run_calls(calls + ho_calls, compute, "link selection"))
+    note_timing("solve_s", time.perf_counter() - t0)
+    for t in solved_slots:
+        slot_results = next(results)
+        failures += [{"slot": t, "algorithm": a, "reason": r["failed"]} for a, r in slot_results.items() if "failed" in r]
+        per_slot.append(slot_results)
 
     def ok(s: dict, *names: str) -> bool:
         return all("sum_rate" in s[a] for a in names)
@@ -267,35 +304,21 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     proven = int(sum(s["optimal"]["exact"]["proven"] for s in per_slot if ok(s, "optimal")))
     iterations = [s["sca"]["trace"].iterations for s in per_slot if ok(s, "sca")]
 
-    sweep_slots = solved_slots[:int(number(ls, "sweep_slots", "params.yaml link_selection"))]
-
-    bs_values = [float(v) for v in ls["bs_power_dbm_sweep"]]
-    sat_values = [float(v) for v in ls["sat_power_dbw_sweep"]]
-    points = [(kind, v) for kind, values in (("bs", bs_values), ("sat", sat_values)) for v in values]
-    calls = []
-    for kind, v in points:
-        kw = {"p_bs_w": 10 ** ((v - 30) / 10)} if kind == "bs" else {"p_sat_w": 10 ** (v / 10)}
-        calls += [(sweep_point, (slot_problem(ds, t, ls, **kw)[0], ls)) for t in sweep_slots]
-    rates = iter(run_calls(calls, compute, "power sweeps"))
     sweeps: dict[str, dict[str, list[float | None]]] = {k: {a: [] for a in (*SWEPT, "optimal_proven")}
                                                          for k in ("bs", "sat")}
     for kind, _ in points:
-        per_t = [next(rates) for _ in sweep_slots]
+        per_t = [next(results) for _ in sweep_slots]
         sweeps[kind]["optimal_proven"].append(all(r.get("optimal_proven") for r in per_t))
         for a in SWEPT:  # the sum over the sweep slots; None where the algorithm failed on one of them
             vals = [r[a] for r in per_t]
             sweeps[kind][a].append(None if any(v is None for v in vals) else float(sum(vals)))
     bs_sweep, sat_sweep = sweeps["bs"], sweeps["sat"]
-    convergence = {}
-    for v in sat_values[:: max(1, len(sat_values) // 3)]:
-        _, _, tr = solve_sca(slot_problem(ds, solved_slots[0], ls, p_sat_w=10 ** (v / 10))[0], **sca_options(ls))
-        convergence[f"{v:g}"] = {"objective": tr.objective, "start": tr.start}
-
-    try:
-        handover = handover_study(ds, ls, section(params, "orbits"), compute)
+    convergence = {f"{v:g}": next(results) for v in conv_values}
+    if "skipped" in ho_setting:
+        handover, links = {"interference_model": "full_power", "skipped": ho_setting["skipped"]}, None
+    else:
+        handover = handover_summary(ho_setting, list(results))
         links = handover.pop("_links")
-    except InfeasibleError as exc:  # a slot with fewer free places than cars: no window association exists
-        handover, links = {"interference_model": "full_power", "skipped": str(exc)}, None
 
     for a in ALGORITHMS:  # mean solve time per slot: a wall time, so in timings.json, not in the results
         secs = [s[a]["seconds"] for s in per_slot if ok(s, a)]
