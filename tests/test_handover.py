@@ -92,3 +92,20 @@ def test_window_sca_is_monotone_feasible_and_below_the_exact_objective():
         assert len(history) >= 2 and all(b >= a - 1e-6 * abs(a) for a, b in zip(history, history[1:]))
         sca = evaluate_window(w, assoc, weight).objective  # raises on an infeasible slot
         assert sca <= evaluate_window(w, solve_window_exact(w, weight), weight).objective * (1 + 1e-9)
+
+
+def test_an_infeasible_window_is_a_reason_not_an_error_for_every_method():
+    """The link-selection stage's window task: a slot with fewer free places than cars (3 cars, one free place
+    on the BS cell and one on the satellite) has no window association; every method returns the reason, so
+    the stage records the study as skipped instead of failing its other tasks on the same cluster call."""
+    from pipeline.stages.link_selection import window_solution
+
+    rng = np.random.default_rng(3)
+    fits = random_instance(rng, 3, 1, 1, cap_bs=4, cap_sat=4, other_bs=1, other_sat=1)
+    crowded = random_instance(rng, 3, 1, 1, cap_bs=2, cap_sat=2, other_bs=1, other_sat=1)
+    window = WindowProblem([fits, crowded], np.zeros((2, 1), int), 10.0)
+    for horizon in (None, 0, 1):
+        reason = window_solution(window, 1.0, horizon, 60.0)
+        assert isinstance(reason, str) and reason, horizon
+    assert not isinstance(window_solution(WindowProblem([fits, fits], np.zeros((2, 1), int), 10.0), 1.0, None, 60.0),
+                          str)

@@ -141,13 +141,18 @@ def solve_all(p: SlotProblem, ls: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def window_solution(window: WindowProblem, weight: float, online_horizon: int | None, limit: float) -> list:
-    """One handover-aware solution (a cluster task): exact (``online_horizon`` None), SCA-style (0) or online."""
-    if online_horizon is None:
-        return solve_window_exact(window, weight, limit)
-    if online_horizon == 0:
-        return solve_window_sca(window, weight)[0]
-    return solve_window_online(window, weight, online_horizon, limit)
+def window_solution(window: WindowProblem, weight: float, online_horizon: int | None, limit: float) -> list | str:
+    """One handover-aware solution (a cluster task): exact (``online_horizon`` None), SCA-style (0) or online;
+    the reason, instead, when no window association exists (a slot with fewer free places than cars): the
+    study is then skipped, not the stage's other tasks that share the cluster call."""
+    try:
+        if online_horizon is None:
+            return solve_window_exact(window, weight, limit)
+        if online_horizon == 0:
+            return solve_window_sca(window, weight)[0]
+        return solve_window_online(window, weight, online_horizon, limit)
+    except InfeasibleError as exc:
+        return str(exc)
 
 
 def sca_convergence(p: SlotProblem, ls: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +166,7 @@ def handover_tasks(ds, ls: dict[str, Any], orbits: dict[str, Any]) -> tuple[dict
     full-power interference): per-slot optimal, the exact time-coupled MILP, the online receding-horizon and
     the SCA-style window method at the default weight, and the exact and online fronts over
     ``handover.pareto_weights``. A (weight, method) pair asked twice (the default weight on the front) is one
-    call. Raises InfeasibleError when no window association exists."""
+    call."""
     w = "params.yaml link_selection.handover"
     ho = ls.get("handover") or {}
     weight = number(ho, "weight_bps_hz", w, positive=False, minimum=0)
@@ -172,16 +177,14 @@ def handover_tasks(ds, ls: dict[str, Any], orbits: dict[str, Any]) -> tuple[dict
     window = WindowProblem(slots, ds["sat_index"].values.astype(int), number(orbits, "slot_duration_s", "params.yaml orbits"))
     weights = [float(v) for v in ho.get("pareto_weights", [])]
     jobs = [(0.0, None), (weight, None), (weight, horizon), (weight, 0)] + [(v, h) for v in weights for h in (None, horizon)]
-    unique = list(dict.fromkeys(jobs))
-    setting = {"window": window, "weight": weight, "horizon": horizon, "weights": weights, "jobs": jobs,
-               "unique": unique}
-    return setting, [(window_solution, (window, v, h, limit)) for v, h in unique]
+    setting = {"window": window, "weight": weight, "horizon": horizon, "weights": weights, "jobs": jobs}
+    return setting, [(window_solution, (window, v, h, limit)) for v, h in dict.fromkeys(jobs)]
 
 
 def handover_summary(setting: dict[str, Any], results: list) -> dict[str, Any]:
     """The handover study's results from :func:`handover_tasks`' calls (in their order)."""
     window, weight, horizon, weights = setting["window"], setting["weight"], setting["horizon"], setting["weights"]
-    by_job = dict(zip(setting["unique"], results))
+    by_job = dict(zip(dict.fromkeys(setting["jobs"]), results))
     solved = [by_job[j] for j in setting["jobs"]]
 
     def summary(assoc) -> dict[str, float]:  # noqa: ANN001
@@ -279,10 +282,7 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
         calls += [(sweep_point, (slot_problem(ds, t, ls, **kw)[0], ls)) for t in sweep_slots]
     calls += [(sca_convergence, (slot_problem(ds, solved_slots[0], ls, p_sat_w=10 ** (v / 10))[0], ls))
               for v in conv_values]
-    try:
-        ho_setting, ho_calls = handover_tasks(ds, ls, section(params, "orbits"))
-    except InfeasibleError as exc:  # a slot with fewer free places than cars: no window association exists
-        ho_setting, ho_calls = {"skipped": str(exc)}, []
+    ho_setting, ho_calls = handover_tasks(ds, ls, section(params, "orbits"))
     t0 = time.perf_counter()
     results = iter(run_calls(calls + ho_calls, compute, "link selection"))
     note_timing("solve_s", time.perf_counter() - t0)
@@ -314,10 +314,12 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
             sweeps[kind][a].append(None if any(v is None for v in vals) else float(sum(vals)))
     bs_sweep, sat_sweep = sweeps["bs"], sweeps["sat"]
     convergence = {f"{v:g}": next(results) for v in conv_values}
-    if "skipped" in ho_setting:
-        handover, links = {"interference_model": "full_power", "skipped": ho_setting["skipped"]}, None
+    ho_results = list(results)
+    window_infeasible = next((r for r in ho_results if isinstance(r, str)), None)  # window_solution's reason
+    if window_infeasible is not None:
+        handover, links = {"interference_model": "full_power", "skipped": window_infeasible}, None
     else:
-        handover = handover_summary(ho_setting, list(results))
+        handover = handover_summary(ho_setting, ho_results)
         links = handover.pop("_links")
 
     for a in ALGORITHMS:  # mean solve time per slot: a wall time, so in timings.json, not in the results
