@@ -24,7 +24,6 @@ import time
 import warnings
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
 from pipeline.config import number, numbers, section
@@ -37,8 +36,8 @@ from pipeline.radio.cinr import LinkParams
 from pipeline.radio.tracing import BsConfig
 from pipeline.solvers.beamforming import (
     DETECTION_MODELS, SCHEMES, SWEEPS, PaperSetting, RadarSetting, SolverOptions, SweepResult, beampattern_data,
-    is_feasible, paper_problem, plot_beampattern, plot_convergence, plot_detection_probability, plot_sensing_tradeoff,
-    plot_sweep, run_tasks, sweep_result)
+    is_feasible, paper_problem, plot_beampattern, plot_city_schemes, plot_convergence, plot_detection_probability,
+    plot_sensing_tradeoff, plot_sweep, run_tasks, sweep_result)
 from pipeline.solvers.beamforming.city import CitySetting, admit_users, city_problem, subset_users
 from pipeline.stages._common import note_timing, run_stage
 from pipeline.stages.heatmaps import beam_target_xyz
@@ -295,9 +294,9 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
     # ---- every scheme on the paper setting (Section 5) and on the city, in parallel
     t0 = time.perf_counter()
     paper_spec = ("paper", seed, setting)
-    tasks = isac_tasks("paper", paper_spec, isac_opts, isac_common, radars["paper"])[:2]
-    tasks += scheme_tasks("paper", paper_spec, opts, robust_opts, bench_opts, csi_errors)
-    tasks += isac_tasks("paper", paper_spec, isac_opts, isac_common, radars["paper"])[2:]
+    paper_isac = isac_tasks("paper", paper_spec, isac_opts, isac_common, radars["paper"])
+    tasks = paper_isac[:2] + scheme_tasks("paper", paper_spec, opts, robust_opts, bench_opts, csi_errors) \
+        + paper_isac[2:]
     if no_city is None:
         tasks += isac_tasks("city", city, isac_opts, isac_common, radars["city"])
         tasks += scheme_tasks("city", city, opts, robust_opts, bench_opts, city_csi) + list(sweep_tasks.values())
@@ -377,33 +376,6 @@ def build(params: dict[str, Any], paths: CityPaths) -> None:
                  if no_city is None else f"city: none ({no_city.problem})")
     print("[beamforming] paper: " + ", ".join(f"{k} {fmt(v)}" for k, v in sr.items())
           + f"; {city_line} bit/s/Hz; constraints satisfied: {metrics['constraints_satisfied']}")
-
-
-def plot_city_schemes(metrics: dict[str, Any], path: Any) -> None:
-    """Bars: delivered sum rate per scheme, paper setting vs ray-traced city (infeasible = 0, hatched)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = ("pa1", "pa2", "das", "tdma", "ibs")
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    x = np.arange(len(names))
-    for off, (label, sr) in zip((-0.2, 0.2), (("paper setting", metrics["sum_rate_bps_hz"]),
-                                              ("ray-traced city", metrics["city"]["sum_rate_bps_hz"]))):
-        vals = [sr[n] if sr[n] is not None else 0.0 for n in names]
-        bars = ax.bar(x + off, vals, 0.4, label=label)
-        for b, n in zip(bars, names):
-            if sr[n] is None:
-                b.set_hatch("//")
-                ax.annotate("infeasible", (b.get_x() + b.get_width() / 2, 0.2), ha="center", rotation=90, fontsize=7)
-    ax.set_xticks(x, [n.upper() for n in names])
-    ax.set_ylabel("delivered sum rate [bit/s/Hz]")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
 
 
 def main() -> int:

@@ -157,6 +157,7 @@ from pipeline.solvers.beamforming.model import (  # noqa: F401
 from pipeline.solvers.beamforming.plots import (  # noqa: F401
     beampattern_data,
     plot_beampattern,
+    plot_city_schemes,
     plot_convergence,
     plot_detection_probability,
     plot_sensing_tradeoff,

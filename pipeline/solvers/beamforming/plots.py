@@ -165,3 +165,25 @@ def plot_detection_probability(parts: dict, path: Any) -> None:
         ax2.set_ylabel("sum rate [bit/s/Hz]", color="C0", fontsize=8)
         _twin_legend(ax, ax, ax2, "center left")
     _save(fig, path)
+
+
+def plot_city_schemes(metrics: dict, path: Any) -> None:
+    """Bars: delivered sum rate per scheme, paper setting vs ray-traced city (infeasible = 0, hatched);
+    ``metrics`` is the beamforming stage's results (top-level ``sum_rate_bps_hz``: the paper setting)."""
+    plt = _plt()
+    names = ("pa1", "pa2", "das", "tdma", "ibs")
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    x = np.arange(len(names))
+    for off, (label, sr) in zip((-0.2, 0.2), (("paper setting", metrics["sum_rate_bps_hz"]),
+                                              ("ray-traced city", metrics["city"]["sum_rate_bps_hz"]))):
+        vals = [sr[n] if sr[n] is not None else 0.0 for n in names]
+        bars = ax.bar(x + off, vals, 0.4, label=label)
+        for b, n in zip(bars, names):
+            if sr[n] is None:
+                b.set_hatch("//")
+                ax.annotate("infeasible", (b.get_x() + b.get_width() / 2, 0.2), ha="center", rotation=90, fontsize=7)
+    ax.set_xticks(x, [n.upper() for n in names])
+    ax.set_ylabel("delivered sum rate [bit/s/Hz]")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    _save(fig, path)
