@@ -44,6 +44,8 @@ class UserSnapshots:
     bandwidth_hz: float
     tier_names: tuple[str, ...]
     users_total: int  # all users dropped (measured or in the guard band)
+    serving_distance_m: np.ndarray  # distance to the serving station (nan: none visible)
+    visible_in_serving_tier: np.ndarray  # number of visible stations of the serving tier (0: none visible)
 
     def rate_bps(self) -> np.ndarray:
         return np.where(self.serving >= 0, self.bandwidth_hz / np.maximum(self.load, 1) * np.log2(1 + self.sinr), 0.0)
@@ -59,6 +61,38 @@ class UserSnapshots:
 
     def association(self) -> np.ndarray:
         return np.array([(self.serving == k).mean() for k in range(len(self.tier_names))])
+
+    def loads_shuffled(self, rng: np.random.Generator, given: np.ndarray | None = None, bins: int = 20) -> UserSnapshots:
+        """The same users with their loads permuted among the users of the same serving tier: the load law is kept and
+        its link to the SINR cut (the independence the analysis assumes). With ``given``, loads are permuted only within
+        ``bins`` quantile bins of that per-user quantity, so the part of the link that goes through it is kept."""
+        out = self.load.copy()
+        for k in range(len(self.tier_names)):
+            sel = np.flatnonzero(self.serving == k)
+            if sel.size < 2:
+                continue
+            label = np.zeros(sel.size, np.int64)
+            if given is not None:
+                v = np.asarray(given, float)[sel]
+                edges = np.unique(np.quantile(v, np.linspace(0, 1, bins + 1)[1:-1]))
+                label = np.searchsorted(edges, v, side="right")
+            order = np.argsort(label, kind="stable")
+            starts = np.r_[0, np.flatnonzero(np.diff(label[order])) + 1, sel.size]
+            for a, b in zip(starts[:-1], starts[1:]):
+                idx = sel[order[a:b]]
+                out[idx] = rng.permutation(out[idx])
+        return replace(self, load=out)
+
+    def load_sinr_rank_correlation(self) -> list[float | None]:
+        """Spearman rank correlation of the station load and the SINR per serving tier (None: < 10 users or constant)."""
+        from scipy.stats import spearmanr  # noqa: PLC0415
+
+        out: list[float | None] = []
+        for k in range(len(self.tier_names)):
+            sel = self.serving == k
+            ok = sel.sum() >= 10 and np.ptp(self.load[sel]) > 0 and np.ptp(self.sinr[sel]) > 0
+            out.append(round(float(spearmanr(self.load[sel], self.sinr[sel])[0]), 4) if ok else None)
+        return out
 
     def mean_load(self) -> np.ndarray:
         """Mean load of the measured users' stations per tier (Palm: the typical user's view, itself included)."""
@@ -106,6 +140,8 @@ def _snapshot(net: Network, lam_u_m2: float, region: float, guard: float, rng: n
     best_metric = np.full(n_u, -np.inf)
     best_station = np.full(n_u, -1, np.int64)  # global station id
     best_tier = np.full(n_u, -1)
+    best_dist = np.full(n_u, np.nan)
+    visible = np.zeros((len(net.tiers), n_u), np.int64)  # visible stations per tier and user
     links = []  # per tier: (user idx, station global id, distance)
     offset = 0
     for k, t in enumerate(net.tiers):
@@ -137,6 +173,8 @@ def _snapshot(net: Network, lam_u_m2: float, region: float, guard: float, rng: n
         best_metric[bu[better]] = bm[better]
         best_station[bu[better]] = bs[better] + offset
         best_tier[bu[better]] = k
+        best_dist[bu[better]] = d[order][first][better]
+        visible[k] = np.bincount(u_idx, minlength=n_u)
         links.append((u_idx, s_idx + offset, d))
         offset += n_s
     served = best_station >= 0
@@ -160,7 +198,8 @@ def _snapshot(net: Network, lam_u_m2: float, region: float, guard: float, rng: n
             desired[u_idx[own]] = t.rx_serving * d[own] ** -t.pl_exponent * t.serving.sample(rng, int(own.sum()))
     sinr = np.where(served, desired / (interf + net.noise_w), 0.0)
     load = np.where(served, load_of_station[np.maximum(best_station, 0)], 0)
-    return best_tier[inner], sinr[inner], load[inner], n_u
+    n_vis = np.where(served, visible[np.maximum(best_tier, 0), np.arange(n_u)], 0)
+    return best_tier[inner], sinr[inner], load[inner], n_u, best_dist[inner], n_vis[inner]
 
 
 def simulate_users(net: NetLike, user_density_per_km2: float, n_snapshots: int, seed: int | np.random.Generator = 0, *,
@@ -181,11 +220,11 @@ def simulate_users(net: NetLike, user_density_per_km2: float, n_snapshots: int, 
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     parts, total = [], 0
     for i in range(n_snapshots):
-        tier, sinr, load, n_u = _snapshot(net, user_density_per_km2 / M2_PER_KM2, region, guard, rng)
-        parts.append((tier, sinr, load, np.full(tier.size, i)))
+        tier, sinr, load, n_u, dist, n_vis = _snapshot(net, user_density_per_km2 / M2_PER_KM2, region, guard, rng)
+        parts.append((tier, sinr, load, np.full(tier.size, i), dist, n_vis))
         total += n_u
-    cat = [np.concatenate([p[j] for p in parts]) for j in range(4)]
-    return UserSnapshots(cat[0], cat[1], cat[2], cat[3], net.bandwidth_hz, net.names, total)
+    cat = [np.concatenate([p[j] for p in parts]) for j in range(6)]
+    return UserSnapshots(cat[0], cat[1], cat[2], cat[3], net.bandwidth_hz, net.names, total, cat[4], cat[5])
 
 
 def _expected_measured(net: Network, user_density_per_km2: float, region_km: float | None, guard_km: float) -> float:
@@ -219,15 +258,17 @@ def validate_load_model(net: NetLike, user_densities_per_km2: list[float], rate_
         se = bm.std(0, ddof=1) / math.sqrt(batches)
         dist = rate_coverage(net, rth, lam_u, load_model="distribution")
         mean = rate_coverage(net, rth, lam_u, load_model="mean")
-        # diagnostics: loads permuted among the users of a tier (no SINR-load correlation, same load law), and the
-        # Kolmogorov-Smirnov distance between the users' load law and the analysis' (per tier with users)
-        perm = drops.load.copy()
-        shuffle_rng = np.random.default_rng([seed, i, 1])
+        # diagnostics: loads permuted among the users of a tier (no SINR-load correlation, same load law), also only
+        # within bins of the serving distance or of the number of visible stations of the serving tier (what part of
+        # the correlation a model conditioned on that quantity could capture), and the Kolmogorov-Smirnov distance
+        # between the users' load law and the analysis' (per tier with users)
+        shuffled = drops.loads_shuffled(np.random.default_rng([seed, i, 1])).rate_coverage(rth)
+        given_distance = drops.loads_shuffled(np.random.default_rng([seed, i, 2]), drops.serving_distance_m).rate_coverage(rth)
+        given_visible = drops.loads_shuffled(np.random.default_rng([seed, i, 3]), drops.visible_in_serving_tier).rate_coverage(rth)
         ks = []
         probs = load_distribution(net, lam_u)
         for k in range(len(net.tiers)):
             sel = np.flatnonzero(drops.serving == k)
-            perm[sel] = shuffle_rng.permutation(perm[sel])
             if sel.size:
                 emp = np.bincount(drops.load[sel] - 1, minlength=probs[k].size)
                 cdf_e = np.cumsum(emp) / sel.size
@@ -235,7 +276,6 @@ def validate_load_model(net: NetLike, user_densities_per_km2: list[float], rate_
                 ks.append(round(float(np.max(np.abs(cdf_e - cdf_a[:cdf_e.size]))), 4))
             else:
                 ks.append(None)
-        shuffled = replace(drops, load=perm).rate_coverage(rth)
         diff = np.abs(dist.total - mc)
         out["cases"].append({
             "user_density_per_km2": lam_u, "snapshots": n_snap, "users_measured": int(drops.sinr.size),
@@ -245,6 +285,10 @@ def validate_load_model(net: NetLike, user_densities_per_km2: list[float], rate_
             "max_abs_diff_beyond_2_std_errors": float(np.max(np.maximum(diff - 2 * se, 0.0))),
             "max_abs_diff_load_distribution_vs_shuffled_loads": float(np.max(np.abs(dist.total - shuffled))),
             "load_law_ks_distance": ks,
+            "max_abs_diff_mc_vs_shuffled_loads": float(np.max(np.abs(mc - shuffled))),
+            "max_abs_diff_mc_vs_loads_shuffled_given_serving_distance": float(np.max(np.abs(mc - given_distance))),
+            "max_abs_diff_mc_vs_loads_shuffled_given_visible_count": float(np.max(np.abs(mc - given_visible))),
+            "load_sinr_rank_correlation": drops.load_sinr_rank_correlation(),
             "max_abs_diff_mean_load": float(np.max(np.abs(mean.total - mc))),
             "mc_std_error_max": float(se.max()),
             "mean_load_monte_carlo": [None if not np.isfinite(v) else round(float(v), 3) for v in drops.mean_load()],
