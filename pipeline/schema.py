@@ -344,12 +344,13 @@ class CityModelOpts(_Strict):
 
 class LoadValidation(_Strict):
     stin_user_densities_per_km2: Annotated[list[PositiveReal], Field(min_length=1)] = [2e-6, 1e-5]
-    stin_users_per_density: Annotated[Whole, Field(ge=1000)] = 60_000
+    stin_users_per_density: Annotated[Whole, Field(ge=1000)] = 1_500_000
     tn_density_per_km2: PositiveReal = 0.05
     tn_user_densities_per_km2: Annotated[list[PositiveReal], Field(min_length=1)] = [0.05, 0.2]
-    tn_users_per_density: Annotated[Whole, Field(ge=1000)] = 15_000
+    tn_users_per_density: Annotated[Whole, Field(ge=1000)] = 150_000
     tn_region_km: PositiveReal = 60.0
     tn_guard_km: PositiveReal = 30.0
+    workers: Annotated[Whole, Field(ge=1)] = 2
 
     @model_validator(mode="after")
     def _guard(self) -> LoadValidation:

@@ -112,7 +112,10 @@ def test_dvc_repro_end_to_end_then_nothing_to_do(repo_copy):
     for entry in cov["city_coverage"].values():
         assert set(entry) >= {"sc_bs", "sc_sat", "mc", "analytic_mc"}
     assert cov["city_calibrated_max_abs_error"] <= 0.05  # the calibrated model under the maps' interference rule
-    assert 0 <= cov["sg_rate_analytic_vs_independent_mc_max_abs_diff"] <= 0.05
+    # rate coverage with loads: the visible-count load model against users dropped and counted (issue goal 0.01),
+    # where Singh et al.'s independent load distribution misses by more
+    assert 0 <= cov["sg_rate_analytic_vs_independent_mc_max_abs_diff"] <= 0.01
+    assert cov["sg_rate_singh_load_distribution_vs_independent_mc_max_abs_diff"] > 0.015
     assert len(list((results / "figures" / "coverage").glob("*.png"))) == 10
 
     # beamforming (Wang & Wang): paper setting and ray-traced city, every design re-scored independently
@@ -215,7 +218,10 @@ LIGHT = ("-S", "city=ci-town", "-S", "orbits.n_slots=4",
          "-S", "beamforming.isac.csi_radius_rel_tol=0.25",  # coarser bisections
          # the paper-setting sweeps at the Section 5 base point only (one solve)
          "-S", "beamforming.sweeps.p_sat_dbw=[30.0]", "-S", "beamforming.sweeps.p_bs_dbw=[0.0]",
-         "-S", "beamforming.sweeps.bs_antennas=[[3, 3]]", "-S", "beamforming.sweeps.n_users=[8]")
+         "-S", "beamforming.sweeps.bs_antennas=[[3, 3]]", "-S", "beamforming.sweeps.n_users=[8]",
+         # the load model's Monte Carlo at 1/25 and 1/10 of its users (it does not depend on the city)
+         "-S", "coverage.load_validation.stin_users_per_density=60000",
+         "-S", "coverage.load_validation.tn_users_per_density=15000")
 
 
 @pytest.mark.slow

@@ -162,22 +162,40 @@ def plot_ms_fig4(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) 
 
 
 def plot_load_validation(data: dict[str, Any], path: str | os.PathLike, dpi: int = 150) -> Path:
-    """Park et al. rate coverage with load: independent user-level Monte Carlo (markers, +- 2 standard errors)
-    against the analysis with the load distribution (solid) and with the mean load (55) (dashed)."""
+    """Park et al. rate coverage with load, one column per network: top, the independent user-level Monte Carlo
+    (markers) against the analysis with the load conditioned on the visible-station count (solid), Singh et al.'s
+    load distribution (dotted) and the mean load (55) (dashed); bottom, analysis minus Monte Carlo with the
+    +- 2 standard-error band and the 0.01 goal."""
     parts = [p for p in ("stin", "terrestrial_only") if p in data]
-    fig, axes = _figure(len(parts), width=5.2)
+    fig = Figure(figsize=(5.2 * len(parts), 6.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.subplots(2, len(parts), squeeze=False, height_ratios=[3, 2], sharex="col")
     rate = np.asarray(data["rate_bps"]) / 1e6
-    for ax, part in zip(axes, parts):
+    for col, part in enumerate(parts):
+        ax, err = grid[0, col], grid[1, col]
         for case in data[part]["cases"]:
             mc, se = np.asarray(case["monte_carlo"]), np.asarray(case["mc_std_error"])
-            line, = ax.semilogx(rate, case["analytic_load_distribution"], "-", lw=1,
-                                label=f"$\\lambda_U$={case['user_density_per_km2']:g}/km$^2$, load distribution")
-            ax.semilogx(rate, case["analytic_mean_load"], "--", lw=1, color=line.get_color())
-            ax.errorbar(rate[::2], mc[::2], yerr=2 * se[::2], fmt="o", ms=3, mfc="none", color=line.get_color())
+            lam = f"$\\lambda_U$={case['user_density_per_km2']:g}/km$^2$"
+            main = case.get("analytic_visible_count", case["analytic_load_distribution"])
+            line, = ax.semilogx(rate, main, "-", lw=1.2, label=lam)
+            colour = line.get_color()
+            ax.semilogx(rate, case["analytic_load_distribution"], ":", lw=1, color=colour)
+            ax.semilogx(rate, case["analytic_mean_load"], "--", lw=1, color=colour)
+            ax.plot(rate[::2], mc[::2], "o", ms=3, mfc="none", color=colour)
+            err.semilogx(rate, np.asarray(main) - mc, "-", lw=1.2, color=colour, label=f"{lam}, visible count")
+            err.semilogx(rate, np.asarray(case["analytic_load_distribution"]) - mc, ":", lw=1, color=colour,
+                         label=f"{lam}, Singh et al.")
+            err.fill_between(rate, -2 * se, 2 * se, color=colour, alpha=0.12, lw=0)
+        ax.plot([], [], "k-", label="load given visible count")
+        ax.plot([], [], "k:", label="load distribution (Singh et al.)")
         ax.plot([], [], "k--", label="mean load (55)")
         ax.plot([], [], "ko", mfc="none", label="users dropped and counted (MC)")
         ax.set_title("STIN, whole sphere" if part == "stin" else "terrestrial only, dense region", fontsize=9)
-        _axes(ax, "rate threshold [Mbit/s]", "rate coverage P[R > r]", probability=True, legend_fontsize=7)
+        _axes(ax, "", "rate coverage P[R > r]", probability=True, legend_fontsize=6)
+        for y in (-0.01, 0.01):
+            err.axhline(y, color="tab:green", lw=0.8, ls="--")
+        err.axhline(0.0, color="k", lw=0.5)
+        _axes(err, "rate threshold [Mbit/s]", "analysis - MC", legend_fontsize=6)
     return _save(fig, path, dpi)
 
 

@@ -233,66 +233,89 @@ def _expected_measured(net: Network, user_density_per_km2: float, region_km: flo
     return user_density_per_km2 * 2 * math.pi * re_km**2 * (1 - math.cos(min(inner, math.pi)))
 
 
-def validate_load_model(net: NetLike, user_densities_per_km2: list[float], rate_threshold_bps: Any, *,
-                        users_per_density: int = 100_000, seed: int = 0, region_km: float | None = None,
-                        guard_km: float = 0.0, batches: int = 10, max_snapshots: int = 2000) -> dict[str, Any]:
-    """Rate coverage of the independent Monte Carlo (:func:`simulate_users`) against the analysis with the load
-    distribution (Singh et al.) and with the mean load (Park et al. (55)), per user density.
-
-    Snapshots are added until ``users_per_density`` users are measured; the Monte Carlo standard error is that of
-    ``batches`` batch means of the snapshots (users of one snapshot share its stations, so they are not independent)."""
+def _validate_case(task: tuple) -> dict[str, Any]:
+    """One user density of :func:`validate_load_model` (top-level: runs in a spawned worker)."""
     from pipeline.solvers.stochastic_geometry import load_distribution, rate_coverage  # noqa: PLC0415
 
+    net, lam_u, i, rth, users_per_density, seed, region_km, guard_km, batches, max_snapshots = task
+    per = max(_expected_measured(net, lam_u, region_km, guard_km), 1.0)
+    n_snap = int(min(max_snapshots, max(batches, math.ceil(users_per_density / per))))
+    n_snap = batches * math.ceil(n_snap / batches)
+    drops = simulate_users(net, lam_u, n_snap, np.random.default_rng([seed, i]), region_km=region_km, guard_km=guard_km)
+    mc = drops.rate_coverage(rth)
+    rates = drops.rate_bps()
+    batch = drops.snapshot % batches
+    bm = np.array([((rates[batch == b][None] > rth[:, None]).mean(1)) for b in range(batches)])
+    se = bm.std(0, ddof=1) / math.sqrt(batches)
+    vis = rate_coverage(net, rth, lam_u, load_model="visible_count", seed=seed)
+    dist = rate_coverage(net, rth, lam_u, load_model="distribution")
+    mean = rate_coverage(net, rth, lam_u, load_model="mean")
+    # diagnostics: loads permuted among the users of a tier (no SINR-load correlation, same load law), also only
+    # within bins of the serving distance or of the number of visible stations of the serving tier (what part of
+    # the correlation a model conditioned on that quantity could capture), and the Kolmogorov-Smirnov distance
+    # between the users' load law and the analysis' (per tier with users)
+    shuffled = drops.loads_shuffled(np.random.default_rng([seed, i, 1])).rate_coverage(rth)
+    given_distance = drops.loads_shuffled(np.random.default_rng([seed, i, 2]), drops.serving_distance_m).rate_coverage(rth)
+    given_visible = drops.loads_shuffled(np.random.default_rng([seed, i, 3]), drops.visible_in_serving_tier).rate_coverage(rth)
+    ks = []
+    probs = load_distribution(net, lam_u)
+    for k in range(len(net.tiers)):
+        sel = np.flatnonzero(drops.serving == k)
+        if sel.size:
+            emp = np.bincount(drops.load[sel] - 1, minlength=probs[k].size)
+            cdf_e = np.cumsum(emp) / sel.size
+            cdf_a = np.cumsum(np.r_[probs[k], np.zeros(max(0, cdf_e.size - probs[k].size))])
+            ks.append(round(float(np.max(np.abs(cdf_e - cdf_a[:cdf_e.size]))), 4))
+        else:
+            ks.append(None)
+    diff = np.abs(vis.total - mc)
+    diff_dist = np.abs(dist.total - mc)
+    return {
+        "user_density_per_km2": lam_u, "snapshots": n_snap, "users_measured": int(drops.sinr.size),
+        "users_dropped": drops.users_total, "monte_carlo": mc, "mc_std_error": se,
+        "analytic_visible_count": vis.total, "analytic_load_distribution": dist.total, "analytic_mean_load": mean.total,
+        "max_abs_diff_visible_count": float(np.max(diff)),
+        "max_abs_diff_beyond_2_std_errors": float(np.max(np.maximum(diff - 2 * se, 0.0))),
+        "max_abs_diff_load_distribution": float(np.max(diff_dist)),
+        "max_abs_diff_load_distribution_beyond_2_std_errors": float(np.max(np.maximum(diff_dist - 2 * se, 0.0))),
+        "max_abs_diff_load_distribution_vs_shuffled_loads": float(np.max(np.abs(dist.total - shuffled))),
+        "load_law_ks_distance": ks,
+        "max_abs_diff_mc_vs_shuffled_loads": float(np.max(np.abs(mc - shuffled))),
+        "max_abs_diff_mc_vs_loads_shuffled_given_serving_distance": float(np.max(np.abs(mc - given_distance))),
+        "max_abs_diff_mc_vs_loads_shuffled_given_visible_count": float(np.max(np.abs(mc - given_visible))),
+        "load_sinr_rank_correlation": drops.load_sinr_rank_correlation(),
+        "max_abs_diff_mean_load": float(np.max(np.abs(mean.total - mc))),
+        "mc_std_error_max": float(se.max()),
+        "mean_load_monte_carlo": [None if not np.isfinite(v) else round(float(v), 3) for v in drops.mean_load()],
+        "mean_load_analytic": np.round(vis.loads, 3).tolist(),
+        "mean_load_singh": np.round(dist.loads, 3).tolist(),
+        "association_monte_carlo": np.round(drops.association(), 4).tolist(),
+        "association_analytic": np.round(dist.association, 4).tolist()}
+
+
+def validate_load_model(net: NetLike, user_densities_per_km2: list[float], rate_threshold_bps: Any, *,
+                        users_per_density: int = 100_000, seed: int = 0, region_km: float | None = None,
+                        guard_km: float = 0.0, batches: int = 10, max_snapshots: int = 2000,
+                        workers: int = 1) -> dict[str, Any]:
+    """Rate coverage of the independent Monte Carlo (:func:`simulate_users`) against the analysis, per user density:
+    the project's load model conditioned on the visible-station count (``load_model="visible_count"``), and the two
+    references it replaces, Singh et al.'s load distribution (SINR and load independent) and Park et al.'s mean
+    load (55).
+
+    Snapshots are added until ``users_per_density`` users are measured; the Monte Carlo standard error is that of
+    ``batches`` batch means of the snapshots (users of one snapshot share its stations, so they are not independent).
+    ``workers`` > 1 runs the densities in that many spawned processes (same numbers: each density has its own seed)."""
     net = _as_network(net)
     rth = np.atleast_1d(np.asarray(rate_threshold_bps, float))
     out: dict[str, Any] = {"rate_bps": rth, "cases": []}
-    for i, lam_u in enumerate(user_densities_per_km2):
-        per = max(_expected_measured(net, lam_u, region_km, guard_km), 1.0)
-        n_snap = int(min(max_snapshots, max(batches, math.ceil(users_per_density / per))))
-        n_snap = batches * math.ceil(n_snap / batches)
-        drops = simulate_users(net, lam_u, n_snap, np.random.default_rng([seed, i]), region_km=region_km, guard_km=guard_km)
-        mc = drops.rate_coverage(rth)
-        rates = drops.rate_bps()
-        batch = drops.snapshot % batches
-        bm = np.array([((rates[batch == b][None] > rth[:, None]).mean(1)) for b in range(batches)])
-        se = bm.std(0, ddof=1) / math.sqrt(batches)
-        dist = rate_coverage(net, rth, lam_u, load_model="distribution")
-        mean = rate_coverage(net, rth, lam_u, load_model="mean")
-        # diagnostics: loads permuted among the users of a tier (no SINR-load correlation, same load law), also only
-        # within bins of the serving distance or of the number of visible stations of the serving tier (what part of
-        # the correlation a model conditioned on that quantity could capture), and the Kolmogorov-Smirnov distance
-        # between the users' load law and the analysis' (per tier with users)
-        shuffled = drops.loads_shuffled(np.random.default_rng([seed, i, 1])).rate_coverage(rth)
-        given_distance = drops.loads_shuffled(np.random.default_rng([seed, i, 2]), drops.serving_distance_m).rate_coverage(rth)
-        given_visible = drops.loads_shuffled(np.random.default_rng([seed, i, 3]), drops.visible_in_serving_tier).rate_coverage(rth)
-        ks = []
-        probs = load_distribution(net, lam_u)
-        for k in range(len(net.tiers)):
-            sel = np.flatnonzero(drops.serving == k)
-            if sel.size:
-                emp = np.bincount(drops.load[sel] - 1, minlength=probs[k].size)
-                cdf_e = np.cumsum(emp) / sel.size
-                cdf_a = np.cumsum(np.r_[probs[k], np.zeros(max(0, cdf_e.size - probs[k].size))])
-                ks.append(round(float(np.max(np.abs(cdf_e - cdf_a[:cdf_e.size]))), 4))
-            else:
-                ks.append(None)
-        diff = np.abs(dist.total - mc)
-        out["cases"].append({
-            "user_density_per_km2": lam_u, "snapshots": n_snap, "users_measured": int(drops.sinr.size),
-            "users_dropped": drops.users_total, "monte_carlo": mc, "mc_std_error": se,
-            "analytic_load_distribution": dist.total, "analytic_mean_load": mean.total,
-            "max_abs_diff_load_distribution": float(np.max(diff)),
-            "max_abs_diff_beyond_2_std_errors": float(np.max(np.maximum(diff - 2 * se, 0.0))),
-            "max_abs_diff_load_distribution_vs_shuffled_loads": float(np.max(np.abs(dist.total - shuffled))),
-            "load_law_ks_distance": ks,
-            "max_abs_diff_mc_vs_shuffled_loads": float(np.max(np.abs(mc - shuffled))),
-            "max_abs_diff_mc_vs_loads_shuffled_given_serving_distance": float(np.max(np.abs(mc - given_distance))),
-            "max_abs_diff_mc_vs_loads_shuffled_given_visible_count": float(np.max(np.abs(mc - given_visible))),
-            "load_sinr_rank_correlation": drops.load_sinr_rank_correlation(),
-            "max_abs_diff_mean_load": float(np.max(np.abs(mean.total - mc))),
-            "mc_std_error_max": float(se.max()),
-            "mean_load_monte_carlo": [None if not np.isfinite(v) else round(float(v), 3) for v in drops.mean_load()],
-            "mean_load_analytic": np.round(dist.loads, 3).tolist(),
-            "association_monte_carlo": np.round(drops.association(), 4).tolist(),
-            "association_analytic": np.round(dist.association, 4).tolist()})
+    tasks = [(net, float(lam_u), i, rth, users_per_density, seed, region_km, guard_km, batches, max_snapshots)
+             for i, lam_u in enumerate(user_densities_per_km2)]
+    if workers <= 1 or len(tasks) <= 1:
+        out["cases"] = [_validate_case(t) for t in tasks]
+    else:
+        import multiprocessing as mp  # noqa: PLC0415
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+            out["cases"] = list(ex.map(_validate_case, tasks))
     return out

@@ -82,8 +82,12 @@ Load (53)-(55), Singh-Dhillon-Andrews 2013 [10]: R_k = W / N_k log2(1 + SINR_k).
 L_k = 1 + 1.28 c_k, c_k = lambda_U (R_E / R0_k)^2 P_vis,k A_k / lambda_k (the (R_E/R0)^2 sphere-area
 factor is ours [RECON], docs/models/coverage.md), gives tau_k = 2^(R_th L_k / W) - 1 (``load_model="mean"``);
 ``load_model="distribution"`` averages over N_k - 1 ~ NegBin(4.5, 3.5 / (3.5 + c_k)) (the tagged
-Poisson-Voronoi cell, Singh et al.). Both are checked against users dropped, associated and counted
-(:mod:`pipeline.solvers.load_simulation`), which uses neither.
+Poisson-Voronoi cell, Singh et al.), with load and SINR independent. ``load_model="visible_count"`` (ours [RECON],
+docs/models/coverage.md) conditions both on the number n of visible stations of the serving tier: given n the SINR
+has the binomial-process Laplace transform (:func:`coverage_given_visible`) and the load the first two moments of
+the typical user's cell given n, computed on the sphere (:mod:`~pipeline.solvers.stochastic_geometry.cells`); a
+crowded sky means both small cells and strong interference, the link the independent models miss. All three are
+checked against users dropped, associated and counted (:mod:`pipeline.solvers.load_simulation`), which uses none.
 
 Monte Carlo: :func:`simulate` drops exactly this model (PPP restricted to the cap that can be
 visible, uniform heights, visibility, nearest-per-tier, biased association, fading of every
@@ -103,9 +107,12 @@ from pipeline.solvers.stochastic_geometry.model import (
 from pipeline.solvers.stochastic_geometry.model import _as_network as _as_network  # used by load_simulation
 from pipeline.solvers.stochastic_geometry.coverage import (
     interference_laplace, CoverageResult, coverage_given_tau, association_probabilities, conditional_association,
-    serving_distance_pdf, load_factors, sinr_coverage)
+    serving_distance_pdf, load_factors, sinr_coverage, coverage_given_visible)
+from pipeline.solvers.stochastic_geometry.cells import (
+    cap_intersection_area, triple_cap_intersection_area, typical_cell_area_moments, tagged_cell_moments_given_visible)
 from pipeline.solvers.stochastic_geometry.rate import (
-    LOAD_MODELS, CELL_AREA_SHAPE, load_distribution, rate_coverage, rate_at_coverage)
+    LOAD_MODELS, CELL_AREA_SHAPE, VisibleCountLoad, load_distribution, load_given_visible, rate_coverage,
+    rate_at_coverage)
 from pipeline.solvers.stochastic_geometry.simulate import (
     Drops, simulate, mc_rate_coverage)
 from pipeline.solvers.stochastic_geometry.figures import (
@@ -117,4 +124,6 @@ __all__ = [
     "interference_laplace", "CoverageResult", "coverage_given_tau", "association_probabilities",
     "conditional_association", "serving_distance_pdf", "load_factors", "sinr_coverage", "LOAD_MODELS",
     "CELL_AREA_SHAPE", "load_distribution", "rate_coverage", "rate_at_coverage", "Drops", "simulate",
+    "coverage_given_visible", "cap_intersection_area", "triple_cap_intersection_area", "typical_cell_area_moments",
+    "tagged_cell_moments_given_visible", "VisibleCountLoad", "load_given_visible",
     "mc_rate_coverage", "fig3_data", "fig4_data", "fig5_data"]

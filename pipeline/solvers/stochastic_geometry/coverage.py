@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from pipeline.solvers.stochastic_geometry.constants import HUGE_SINR, VOID_CUT
 from pipeline.solvers.stochastic_geometry.model import NetLike, Network, Tier, _as_network, _psi_log
@@ -64,6 +65,37 @@ def _serving_distance_weights(net: Network, k: int, n_nodes: int) -> tuple[np.nd
     return r, tk.intensity(r) * np.exp(-_void_total(net, k, r)) * wr
 
 
+def _interferer_terms(tk: Tier, tj: Tier, same_tier: bool, s: np.ndarray, r: np.ndarray, n_in: int,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tier-j interferers of a tier-k user served at r (s = beta' tau r^alpha / (P G_0 K), (T, R)): the quadrature
+    (x, w (R, X)) beyond the exclusion (r for j = k, psi_kj(r) otherwise) and t = s P_j G_jI K_j x^-alpha_j (T, R, X)."""
+    excl = r if same_tier else np.exp(_psi_log(tk, tj, np.log(r)))
+    x, wx = piecewise_nodes(np.maximum(excl, tj.x_lo), tj.breakpoints, n_in)  # (R, X)
+    t = s[:, :, None] * (tj.rx_interf * x ** -tj.pl_exponent)[None]  # (T, R, X)
+    return x, wx, t
+
+
+def _noise_and_poisson_terms(net: Network, k: int, s: np.ndarray, r: np.ndarray, n_max: int, n_in: int,
+                             skip_tier: int | None = None) -> np.ndarray:
+    """q (n_max + 1, T, R): the power series in z of log L(s (1 - z)) for the noise and the Poisson interferers of
+    every tier except ``skip_tier`` (module docstring of the package: q_0 <= 0, q_j >= 0)."""
+    tk = net.tiers[k]
+    q = np.zeros((n_max + 1,) + s.shape)
+    q[0] = -s * net.noise_w
+    if n_max >= 1:
+        q[1] = s * net.noise_w
+    for j, tj in enumerate(net.tiers):
+        if tj.density_per_km2 == 0 or j == skip_tier:
+            continue
+        x, wx, t = _interferer_terms(tk, tj, j == k, s, r, n_in)
+        omega = tj.active_fraction * tj.intensity(x) * wx
+        q[0] -= np.einsum("trx,rx->tr", -np.expm1(tj.fading.log_mgf(t)), omega)
+        for n, d in enumerate(tj.fading.lt_terms(t, n_max)):
+            if n >= 1:
+                q[n] += np.einsum("trx,rx->tr", d, omega)
+    return q
+
+
 def _joint_coverage(net: Network, tau: np.ndarray, n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
     """P[k* = k, SINR_k > tau[k, i]] (K, T) and P[k* = k] (K,) with fixed node counts."""
     n_t = tau.shape[1]
@@ -80,26 +112,69 @@ def _joint_coverage(net: Network, tau: np.ndarray, n_out: int, n_in: int) -> tup
         tk_tau = tau[k]
         finite = tk_tau <= HUGE_SINR
         s = rate * np.where(finite, tk_tau, 0.0)[:, None] * r[None, :] ** tk.pl_exponent / tk.rx_serving  # (T, R)
-        q = np.zeros((n_max + 1, n_t, r.size))
-        q[0] = -s * net.noise_w
-        if n_max >= 1:
-            q[1] = s * net.noise_w
-        log_r = np.log(r)
-        for j, tj in enumerate(net.tiers):
-            if tj.density_per_km2 == 0:
-                continue
-            excl = r if j == k else np.exp(_psi_log(tk, tj, log_r))
-            x, wx = piecewise_nodes(np.maximum(excl, tj.x_lo), tj.breakpoints, n_in)  # (R, X)
-            omega = tj.active_fraction * tj.intensity(x) * wx
-            t = s[:, :, None] * (tj.rx_interf * x ** -tj.pl_exponent)[None]  # (T, R, X)
-            q[0] -= np.einsum("trx,rx->tr", -np.expm1(tj.fading.log_mgf(t)), omega)
-            for n, d in enumerate(tj.fading.lt_terms(t, n_max)):
-                if n >= 1:
-                    q[n] += np.einsum("trx,rx->tr", d, omega)
+        q = _noise_and_poisson_terms(net, k, s, r, n_max, n_in)
         p = poisson_mixture_probs(q)
         pc = np.tensordot(w_tail, p, axes=(0, 0))  # (T, R)
         cov[k] = np.where(finite, pc @ dens, 0.0)
     return cov, assoc
+
+
+def _series_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Coefficients of the product of two power series in z (axis 0), truncated to a's length."""
+    out = np.zeros_like(a)
+    for m in range(a.shape[0]):
+        out[m] = (a[: m + 1] * b[m::-1]).sum(0)
+    return out
+
+
+def coverage_given_visible(net: NetLike, k: int, tau: Any, n_values: Any, n_out: int = 24, n_in: int = 18,
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SINR coverage of a tier-k user given the number n of visible tier-k stations [RECON: ours,
+    docs/models/coverage.md]: (r (R,), w (N, R), cov (N, T, R)) with w the quadrature weights of
+    P[N_vis,k = n, k* = k, R_k in dr] and cov = P[SINR > tau | n, r].
+
+    Given n, the visible tier-k stations are n i.i.d. distances of density f = Lambda_k' / N_bar_k; the serving one
+    is the nearest, so P[n, k* = k, r] = Poisson(n; N_bar) n f(r) (1 - F(r))^(n-1) exp(-sum_{j!=k} Lambda_j(psi_kj(r)))
+    (summing over n gives Lemma 3's density); the n - 1 others interfere from beyond r, i.i.d. of density
+    f / (1 - F(r)), so their Laplace transform is D(s)^(n-1), D = E[M(s P G_I K x^-alpha)], and the power series in
+    z of L(s (1 - z)) is exp(q(z)) D(z)^(n-1) with q the noise and Poisson tiers as in Theorem 1."""
+    net = _as_network(net)
+    tk = net.tiers[k]
+    if tk.density_per_km2 == 0:
+        raise ValueError(f"tier {tk.name!r} has density 0: nothing is visible")
+    tau = np.atleast_1d(np.asarray(tau, float))
+    n_values = np.atleast_1d(np.asarray(n_values, int))
+    if n_values.size and (n_values.min() < 1 or np.any(np.diff(n_values) <= 0)):
+        raise ValueError("n_values must be increasing counts >= 1 (the serving station is visible)")
+    n_bar = tk.mean_visible()
+    r, dens = _serving_distance_weights(net, k, n_out)
+    beyond = np.maximum(n_bar - tk.void(r), 1e-300)  # N_bar (1 - F(r))
+    others = dens / (tk.intensity(r) * np.exp(-tk.void(r)))  # exp(-sum_{j!=k} Lambda_j(psi_kj(r))) dr
+    rate, g = tk.serving.erlang_series()
+    n_max = len(g) - 1
+    w_tail = np.cumsum(g[::-1])[::-1]
+    finite = tau <= HUGE_SINR
+    s = rate * np.where(finite, tau, 0.0)[:, None] * r[None, :] ** tk.pl_exponent / tk.rx_serving  # (T, R)
+    p_poisson = poisson_mixture_probs(_noise_and_poisson_terms(net, k, s, r, n_max, n_in, skip_tier=k))
+    x, wx, t = _interferer_terms(tk, tk, True, s, r, n_in)
+    f_beyond = tk.intensity(x) * wx / beyond[:, None]  # density of one other visible station's distance
+    d_series = np.zeros_like(p_poisson)
+    for m, d in enumerate(tk.fading.lt_terms(t, n_max)):
+        d_series[m] = tk.active_fraction * np.einsum("trx,rx->tr", d, f_beyond)
+    d_series[0] += 1 - tk.active_fraction * f_beyond.sum(1)[None]  # an inactive interferer: M = 1
+    weights = np.zeros((n_values.size, r.size))
+    cov = np.zeros((n_values.size, tau.size, r.size))
+    power = np.zeros_like(d_series)
+    power[0] = 1.0
+    done = 0  # power = D^done
+    for i, n in enumerate(n_values):
+        while done < n - 1:
+            power = _series_product(power, d_series)
+            done += 1
+        p = _series_product(p_poisson, power)
+        cov[i] = np.where(finite[:, None], np.tensordot(w_tail, p, axes=(0, 0)), 0.0)
+        weights[i] = stats.poisson.pmf(n, n_bar) * n * (tk.intensity(r) / n_bar) * (beyond / n_bar) ** (n - 1) * others
+    return r, weights, np.clip(cov, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
