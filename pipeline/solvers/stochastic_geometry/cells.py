@@ -266,10 +266,13 @@ def tagged_cell_moments_given_visible(net: NetLike, k: int, r_nodes: Any, n_valu
             keep = np.clip(1 - own_in / rest, 0.0, 1.0)
             p1 = common[:, None] * keep[:, None] ** power  # (G, N)
             m1 = wy @ p1
-            # pairs: importance sampling on the grid, proposal ~ wy * P[y in C | x1, n_ref]
+            m1_out[i] += w1 * m1
+            # pairs: importance sampling on the grid, proposal ~ wy * P[y in C | x1, n_ref] (n = 1 if that vanishes)
             q = wy * common * keep ** (n_ref - 1)
+            if not q.sum() > 0:
+                q = wy * common
             q_sum = float(q.sum())
-            if q_sum <= 0:
+            if not q_sum > 0:  # the station serves no ground point
                 continue
             a = rng.choice(zz.size, samples, p=q / q_sum)
             b = rng.choice(zz.size, samples, p=q / q_sum)
@@ -299,6 +302,5 @@ def tagged_cell_moments_given_visible(net: NetLike, k: int, r_nodes: Any, n_valu
             p2 = (common[a] * common[b] * np.exp(shared_other + shared_out))[:, None] * keep2[:, None] ** power
             ratio = (wy[a] * wy[b] / (q[a] * q[b]))[:, None]
             cov = q_sum**2 * np.mean(ratio * (p2 - p1[a] * p1[b]), axis=0)  # Var(A | x1, n), the covariance form
-            m1_out[i] += w1 * m1
             m2_out[i] += w1 * (cov + m1**2)
     return m1_out, m2_out

@@ -1,4 +1,5 @@
-"""Load (mean or Poisson-Voronoi distribution) and rate coverage."""
+"""Load (Park et al.'s mean, Singh et al.'s Poisson-Voronoi distribution, or ours given the visible-station count)
+and rate coverage."""
 
 from __future__ import annotations
 
