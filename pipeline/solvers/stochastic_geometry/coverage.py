@@ -46,23 +46,29 @@ def _outer_breakpoints(net: Network, k: int) -> tuple[np.ndarray, float]:
     return np.array(pts), cut
 
 
-def _void_total(net: Network, k: int, r: np.ndarray) -> np.ndarray:
-    """Lambda_k(r) + sum_j Lambda_j(psi_kj(r)): minus log of P[no point beats the serving one]."""
+def _void_total(net: Network, k: int, r: np.ndarray, include_own: bool = True) -> np.ndarray:
+    """Lambda_k(r) + sum_j Lambda_j(psi_kj(r)): minus log of P[no point beats the serving one] (without
+    ``include_own``, only the other tiers' sum)."""
     tk = net.tiers[k]
-    v = tk.void(r)
+    v = tk.void(r) if include_own else np.zeros(np.shape(r))
     for j, tj in enumerate(net.tiers):
         if j != k and tj.density_per_km2 > 0:
             v = v + tj.void(np.exp(_psi_log(tk, tj, np.log(r))))
     return v
 
 
+def _serving_distance_nodes(net: Network, k: int, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes r and weights dr of the tier-k serving distance (split at every kink, cut where the void
+    probability vanishes)."""
+    bps, _ = _outer_breakpoints(net, k)
+    return piecewise_nodes(net.tiers[k].x_lo, bps, n_nodes)
+
+
 def _serving_distance_weights(net: Network, k: int, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Quadrature nodes r of the tier-k serving distance and their weights lambda_k(r) exp(-sum_j void_j) dr:
     the density of "the serving station is of tier k at distance r" (Lemma 3), summing to P[k* = k]."""
-    tk = net.tiers[k]
-    bps, _ = _outer_breakpoints(net, k)
-    r, wr = piecewise_nodes(tk.x_lo, bps, n_nodes)
-    return r, tk.intensity(r) * np.exp(-_void_total(net, k, r)) * wr
+    r, wr = _serving_distance_nodes(net, k, n_nodes)
+    return r, net.tiers[k].intensity(r) * np.exp(-_void_total(net, k, r)) * wr
 
 
 def _interferer_terms(tk: Tier, tj: Tier, same_tier: bool, s: np.ndarray, r: np.ndarray, n_in: int,
@@ -147,9 +153,9 @@ def coverage_given_visible(net: NetLike, k: int, tau: Any, n_values: Any, n_out:
     if n_values.size and (n_values.min() < 1 or np.any(np.diff(n_values) <= 0)):
         raise ValueError("n_values must be increasing counts >= 1 (the serving station is visible)")
     n_bar = tk.mean_visible()
-    r, dens = _serving_distance_weights(net, k, n_out)
+    r, wr = _serving_distance_nodes(net, k, n_out)
     beyond = np.maximum(n_bar - tk.void(r), 1e-300)  # N_bar (1 - F(r))
-    others = dens / (tk.intensity(r) * np.exp(-tk.void(r)))  # exp(-sum_{j!=k} Lambda_j(psi_kj(r))) dr
+    others = np.exp(-_void_total(net, k, r, include_own=False)) * wr  # no other tier beats the server
     rate, g = tk.serving.erlang_series()
     n_max = len(g) - 1
     w_tail = np.cumsum(g[::-1])[::-1]

@@ -76,34 +76,49 @@ def rate_coverage(net: NetLike, rate_threshold_bps: Any, user_density_per_km2: f
     return replace(res, thresholds=rth, loads=None if user_density_per_km2 is None else loads)
 
 
+def _load_thresholds_db(rth: np.ndarray, n_max: int, bandwidth_hz: float) -> np.ndarray:
+    """SINR thresholds (dB, (T, n_max)) for R_th with n = 1..n_max users sharing the station: 2^(R_th n / W) - 1
+    (inf where it overflows, -inf at R_th = 0)."""
+    with np.errstate(over="ignore", divide="ignore"):
+        return 10 * np.log10(np.expm1(np.log(2) * rth[:, None] * np.arange(1, n_max + 1)[None] / bandwidth_hz))
+
+
+def _sinr_grid_db(net: Network, need_db: np.ndarray, tiers: Any, alive_cut: float, step_db: float,
+                  **kw: Any) -> tuple[np.ndarray, float]:
+    """A dB grid (and its start) covering the finite thresholds ``need_db`` (within [-80 dB, HUGE_SINR]) that stops
+    where the coverage of ``tiers`` falls below ``alive_cut``, found on a 2 dB pre-grid."""
+    lo_db, hi_db = -80.0, 10 * math.log10(HUGE_SINR)
+    fin = need_db[np.isfinite(need_db)]
+    g_lo = max(lo_db, float(fin.min()) - 1) if fin.size else lo_db
+    g_hi = min(hi_db, float(fin.max()) + 1) if fin.size else lo_db
+    coarse = np.arange(g_lo, g_hi + 2.0, 2.0)
+    alive = np.flatnonzero(coverage_given_tau(net, 10 ** (coarse / 10), **kw).per_tier[tiers].max(0) > alive_cut)
+    top = float(coarse[min(alive[-1] + 1, coarse.size - 1)]) if alive.size else g_lo
+    return np.arange(g_lo, top + step_db, step_db), g_lo
+
+
+def _coverage_at_db(grid: np.ndarray, g_lo: float, coverage: np.ndarray, thresholds_db: np.ndarray) -> np.ndarray:
+    """Coverage on ``grid`` at ``thresholds_db`` (monotone cubic; below the grid its first value, above it 0)."""
+    x = np.clip(thresholds_db, g_lo, None)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # flat stretches: zero slopes
+        interp = PchipInterpolator(grid, coverage)
+    return np.clip(np.where(x <= grid[-1], interp(np.minimum(x, grid[-1])), 0.0), 0.0, 1.0)
+
+
 def _rate_coverage_load_distribution(net: Network, rth: np.ndarray, user_density_per_km2: float,
                                      grid_step_db: float = 1.0, **kw: Any) -> CoverageResult:
     """Per-tier SINR coverage on a dB grid (monotone cubic interpolation between grid points; the grid stops where the
     coverage of every tier is below 1e-9, found on a 2 dB pre-grid), averaged over the load distributions."""
     probs = load_distribution(net, user_density_per_km2)
-    lo_db, hi_db = -80.0, 10 * math.log10(HUGE_SINR)
-    with np.errstate(over="ignore", divide="ignore"):
-        db = [10 * np.log10(np.expm1(np.log(2) * rth[:, None] * np.arange(1, p.size + 1)[None] / net.bandwidth_hz))
-              for p in probs]
-    need = np.concatenate([d[np.isfinite(d)].ravel() for d in db] + [np.array([lo_db])])
-    g_lo, g_hi = max(lo_db, float(need.min()) - 1), min(hi_db, float(need.max()) + 1)
-    coarse = np.arange(g_lo, g_hi + 2.0, 2.0)
-    cov_c = coverage_given_tau(net, 10 ** (coarse / 10), **kw).per_tier.max(0)
-    alive = np.flatnonzero(cov_c > 1e-9)
-    top = float(coarse[min(alive[-1] + 1, coarse.size - 1)]) if alive.size else g_lo
-    grid = np.arange(g_lo, top + grid_step_db, grid_step_db)
+    db = [_load_thresholds_db(rth, p.size, net.bandwidth_hz) for p in probs]
+    need = np.concatenate([d.ravel() for d in db] + [np.array([-80.0])])  # the grid starts at -80 dB
+    grid, g_lo = _sinr_grid_db(net, need, slice(None), 1e-9, grid_step_db, **kw)
     res = coverage_given_tau(net, 10 ** (grid / 10), **kw)
     per_tier = np.zeros((len(net.tiers), rth.size))
-    from scipy.interpolate import PchipInterpolator  # noqa: PLC0415
-
     for k, (p, d) in enumerate(zip(probs, db)):
         if grid.size < 2:
             continue
-        x = np.clip(d, g_lo, None)
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # flat stretches: zero slopes
-            interp = PchipInterpolator(grid, res.per_tier[k])
-        cov = np.where(x <= grid[-1], interp(np.minimum(x, grid[-1])), 0.0)  # (T, N)
-        per_tier[k] = (np.clip(cov, 0.0, 1.0) * p[None]).sum(1)
+        per_tier[k] = (_coverage_at_db(grid, g_lo, res.per_tier[k], d) * p[None]).sum(1)
     mean_loads = np.array([float((np.arange(1, p.size + 1) * p).sum()) for p in probs])
     return CoverageResult(rth, per_tier.sum(0), per_tier, res.association, res.error_estimate, net.names, mean_loads)
 
@@ -179,8 +194,6 @@ def _rate_coverage_visible_count(net: Network, rth: np.ndarray, user_density_per
     the load given that count."""
     per_tier = np.zeros((len(net.tiers), rth.size))
     mean_loads = np.ones(len(net.tiers))
-    lo_db, hi_db = -80.0, 10 * math.log10(HUGE_SINR)
-    res = None
     for k, tk in enumerate(net.tiers):
         if tk.density_per_km2 == 0:
             continue
@@ -189,31 +202,16 @@ def _rate_coverage_visible_count(net: Network, rth: np.ndarray, user_density_per
         mean_loads[k] = 1 + float((pn * load.mean_others).sum() / max(pn.sum(), 1e-300))
         l_max = int(np.max(load.mean_others + 12 * np.sqrt(load.var_others))) + 10
         pl = load.pmf(l_max)  # (N, L)
-        with np.errstate(over="ignore", divide="ignore"):
-            need = 10 * np.log10(np.expm1(np.log(2) * rth[:, None] * np.arange(1, l_max + 2)[None] / net.bandwidth_hz))
-        fin = need[np.isfinite(need)]
-        g_lo = max(lo_db, float(fin.min()) - 1) if fin.size else lo_db
-        g_hi = min(hi_db, float(fin.max()) + 1) if fin.size else lo_db
-        coarse = np.arange(g_lo, g_hi + 2.0, 2.0)
-        res = coverage_given_tau(net, 10 ** (coarse / 10))
-        alive = np.flatnonzero(res.per_tier[k] > 1e-12)
-        top = float(coarse[min(alive[-1] + 1, coarse.size - 1)]) if alive.size else g_lo
-        grid = np.arange(g_lo, top + grid_step_db, grid_step_db)
+        need = _load_thresholds_db(rth, l_max + 1, net.bandwidth_hz)
+        grid, g_lo = _sinr_grid_db(net, need, [k], 1e-12, grid_step_db)
         if grid.size < 2:
             continue
-        r, w, cov = coverage_given_visible(net, k, 10 ** (grid / 10), load.n_values)
+        _, w, cov = coverage_given_visible(net, k, 10 ** (grid / 10), load.n_values)
         cov_n = np.einsum("nr,ntr->nt", w, cov) / np.maximum(pn, 1e-300)[:, None]  # P[SINR > tau | n, k* = k]
-        x = np.clip(need, g_lo, None)
-        inside = x <= grid[-1]
         for i in range(load.n_values.size):
-            if pn[i] <= 0:
-                continue
-            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # flat stretches: zero slopes
-                interp = PchipInterpolator(grid, cov_n[i])
-            c = np.where(inside, interp(np.minimum(x, grid[-1])), 0.0)
-            per_tier[k] += pn[i] * (np.clip(c, 0.0, 1.0) * pl[i][None]).sum(1)
-    if res is None:
-        res = coverage_given_tau(net, np.array([1.0]))
+            if pn[i] > 0:
+                per_tier[k] += pn[i] * (_coverage_at_db(grid, g_lo, cov_n[i], need) * pl[i][None]).sum(1)
+    res = coverage_given_tau(net, np.array([1.0]))  # association and quadrature error of the network
     return CoverageResult(rth, per_tier.sum(0), per_tier, res.association, res.error_estimate, net.names, mean_loads)
 
 
